@@ -307,3 +307,39 @@ def _inclusion_fence(frame: LocalFrame, passes: Sequence[Pass]) -> Geofence:
         (round(float(a), 8), round(float(b), 8)) for a, b in zip(lon, lat, strict=True)
     )
     return Geofence(polygons=(FencePolygon(vertices, inclusion=True),))
+
+
+def capture_span(
+    length_m: float, trigger_distance_m: float, footprint_along_m: float
+) -> tuple[float, float]:
+    """Where to start and stop the camera on a stretch ``length_m`` long so photos cover it.
+
+    Photos every ``trigger_distance_m`` (the first at the start) cover half a footprint
+    either side; the fewest that reach both ends are centred on the stretch, so the
+    camera never runs past it. The stop is a little past the last trigger point, so a
+    trigger exactly there is not missed.
+
+    >>> capture_span(100.0, 30.0, 40.0)
+    (20.0, 80.5)
+    """
+    photos_after_first = max(
+        math.ceil((length_m - footprint_along_m) / trigger_distance_m - 1e-9), 0
+    )
+    start = (length_m - photos_after_first * trigger_distance_m) / 2.0
+    return start, start + photos_after_first * trigger_distance_m + min(
+        0.5, 0.05 * trigger_distance_m
+    )
+
+
+def check_height(alt_rel_m: float, ceiling_m: float, what: str) -> None:
+    """Refuse a flight height above the ceiling or too near the ground."""
+    if not math.isfinite(alt_rel_m) or alt_rel_m < MIN_ALT_M:
+        raise MissionError(
+            f"{what} {alt_rel_m:.1f} m is below the minimum {MIN_ALT_M:.0f} m above home"
+        )
+    if alt_rel_m > ceiling_m:
+        raise MissionError(f"{what} {alt_rel_m:.1f} m is above the ceiling {ceiling_m:.0f} m")
+
+
+#: Lowest flight height skyledger plans, metres above home.
+MIN_ALT_M = 2.0
