@@ -277,7 +277,7 @@ def test_convert_between_every_pair_of_formats_keeps_the_items(
     inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     source = tmp_path / "src.json"
-    argv = [*pattern_args(inputs)["structure"], "--camera", CAMERA, "--home", HOME]
+    argv = [*pattern_args(inputs)["survey"], "--camera", CAMERA, "--home", HOME, "--hover"]
     assert run(capsys, *argv, "-o", str(source))[0] == 0
     expected = item_key(read(source))
     firsts = {}
