@@ -16,8 +16,10 @@ does the work. Nothing heavy is imported until a command runs.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -357,10 +359,21 @@ def _error(message: object) -> None:
     print(f"{PROG}: error: {text}", file=sys.stderr)
 
 
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+
+
 def guarded(action: Callable[[], int]) -> int:
     """Run ``action``, turning every expected error into one line and exit status 2."""
     try:
         return action()
+    except BrokenPipeError:  # `skyledger cameras | head -1`: the reader has gone, say nothing
+        _silence_stdout()
+        return 1
     except commands.user_errors() as exc:
         if isinstance(exc, OSError) and exc.strerror:
             _error(f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror)
