@@ -19,7 +19,7 @@ ignored when reading.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,9 @@ from mission.formats.plan_json import (
 )
 from mission.items import Cmd, Frame, MissionItem
 from mission.plan import FenceCircle, FencePolygon, Geofence, Home, Plan, RallyPoint
+
+if TYPE_CHECKING:
+    from mission.analysis import Photo
 
 Position = Annotated[list[float], Field(min_length=2, max_length=3)]
 Ring = Annotated[list[Position], Field(min_length=4)]
@@ -113,20 +116,44 @@ def route_points(plan: Plan, index: int) -> list[tuple[float, float, float]]:
     return pts if len(pts) >= 2 else []
 
 
-def photo_footprints(plan: Plan) -> list[tuple[int, int, tuple[tuple[float, float], ...]]]:
-    """(photo number, sortie, footprint (lon, lat) corners) of each photo that sees the ground."""
+def photo_footprints(plan: Plan) -> list[tuple[int, Photo, tuple[tuple[float, float], ...]]]:
+    """(photo number from 1, photo, ground footprint corners (lon, lat) counter-clockwise).
+
+    Only photos that see the ground, and only when the plan has a camera.
+    """
     if plan.camera is None:
         return []
     from mission.analysis import analyse
 
     analysis = analyse(plan)
-    return [
-        (n, photo.sortie, footprint)
-        for n, (photo, footprint) in enumerate(
-            zip(analysis.photos, analysis.footprints, strict=True), start=1
-        )
-        if footprint is not None and len(footprint) >= 3
-    ]
+    out = []
+    for n, (photo, corners) in enumerate(
+        zip(analysis.photos, analysis.footprints, strict=True), start=1
+    ):
+        if corners is not None and len(corners) >= 3:
+            out.append((n, photo, corners if _area2(corners) >= 0 else corners[::-1]))
+    return out
+
+
+def _area2(ring: tuple[tuple[float, float], ...]) -> float:
+    """Twice the signed area (shoelace): positive when counter-clockwise."""
+    return sum(
+        x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1], strict=True)
+    )
+
+
+def photo_properties(n: int, photo: Photo) -> dict[str, Any]:
+    """What a photo feature tells about its photo (sortie numbered from 1)."""
+    return {
+        "kind": "photo",
+        "photo": n,
+        "sortie": photo.sortie + 1,
+        "camera_lon_deg": photo.lon_deg,
+        "camera_lat_deg": photo.lat_deg,
+        "alt_rel_m": photo.alt_rel_m,
+        "yaw_deg": photo.yaw_deg,
+        "pitch_deg": photo.pitch_deg,
+    }
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -179,9 +206,9 @@ def render(plan: Plan) -> list[str]:
     for r in plan.rally:
         point = {"type": "Point", "coordinates": [r.lon_deg, r.lat_deg, r.alt_rel_m]}
         features.append(_feature(point, kind="rally"))
-    for n, sortie_no, footprint in photo_footprints(plan):
+    for n, photo, footprint in photo_footprints(plan):
         polygon = {"type": "Polygon", "coordinates": [_ring(footprint)]}
-        features.append(_feature(polygon, kind="photo", photo=n, sortie=sortie_no))
+        features.append(_feature(polygon, **photo_properties(n, photo)))
     meta = meta_dict(plan) | {"home": home_dict(h)}
     head = dump_json({"type": "FeatureCollection", "skyledger": meta}, indent=None)[:-1]
     rows = ",\n".join(dump_json(f, indent=None) for f in features)

@@ -21,7 +21,13 @@ from collections import defaultdict
 from typing import Any
 
 from mission.errors import MissionError
-from mission.formats.geojson import GeoMetaDoc, has_point, photo_footprints, route_points
+from mission.formats.geojson import (
+    GeoMetaDoc,
+    has_point,
+    photo_footprints,
+    photo_properties,
+    route_points,
+)
 from mission.formats.plan_json import (
     check_schema,
     dump_json,
@@ -145,8 +151,8 @@ def render(plan: Plan) -> list[str]:
     if footprints:
         folder = _sub(doc, "Folder")
         _sub(folder, "name", "Photos")
-        for n, sortie_no, corners in footprints:
-            pm = _placemark(folder, f"Photo {n}", {"kind": "photo", "sortie": sortie_no})
+        for n, photo, corners in footprints:
+            pm = _placemark(folder, f"Photo {n}", photo_properties(n, photo))
             _geometry(pm, "Polygon", list(corners), "clampToGround")
     ET.indent(root)
     return [_DECLARATION + ET.tostring(root, encoding="unicode") + "\n"]

@@ -1,5 +1,6 @@
 """Mission file formats: round trips, files other tools write and read, and bad input."""
 
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -185,7 +186,11 @@ def test_photo_footprints_come_from_the_analysis() -> None:
     photos = [f for f in doc["features"] if f["properties"]["kind"] == "photo"]
     assert len(photos) == len(footprints)
     ring = photos[0]["geometry"]["coordinates"][0]
-    assert ring[0] == ring[-1] and [tuple(c) for c in ring[:-1]] == list(footprints[0])
+    assert ring[0] == ring[-1] and {tuple(c) for c in ring} == set(footprints[0])
+    shoelace = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring))
+    assert shoelace > 0  # RFC 7946: exterior rings counter-clockwise
+    assert photos[0]["properties"]["sortie"] == 1  # sorties count from 1 in every file
+    assert photos[0]["properties"]["pitch_deg"] == -90.0
     kml = render(plan, ".kml")[0]
     assert kml.count("<value>photo</value>") == len(footprints)
     no_camera = replace(plan, camera=None)
