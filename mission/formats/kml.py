@@ -280,6 +280,10 @@ def parse(text: str, source: str) -> Plan:
                 raise MissionError(f"{r.where}: sortie {sortie} has seq {seq} twice")
             p1, p2, p3, p4 = (r.number(k) for k in ("p1", "p2", "p3", "p4"))
             command, frame, alt = r.integer("command"), r.integer("frame"), r.number("alt_m")
+            if not (0 <= command <= 65535 and 0 <= frame <= 255):
+                raise MissionError(
+                    f"{r.where}: command {command} must be in 0..65535 and frame {frame} in 0..255"
+                )
             try:
                 items[sortie][seq] = MissionItem(
                     command, frame, p1, p2, p3, p4, lat, lon, alt, r.flag("autocontinue")

@@ -56,11 +56,17 @@ def render(plan: Plan) -> list[str]:
     return [render_sortie(plan, i) for i in range(len(plan.sorties))]
 
 
+_LIMITS = {"frame": 255, "command": 65535}  # MAVLink uint8 and uint16
+
+
 def _int(text: str, column: str, where: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise MissionError(f"{where}: {column} {text!r} is not an integer") from None
+    if column in _LIMITS and not 0 <= value <= _LIMITS[column]:
+        raise MissionError(f"{where}: {column} {value} is outside 0..{_LIMITS[column]}")
+    return value
 
 
 def _float(text: str, column: str, where: str) -> float:
@@ -108,7 +114,7 @@ def parse(text: str, source: str) -> Plan:
     Fields may be separated by tabs or spaces; blank lines and ``#`` comments are skipped.
     """
     lines = text.lstrip("\ufeff").splitlines()
-    header = lines[0].strip() if lines else ""
+    header = " ".join(lines[0].split()) if lines else ""
     if header == HEADER:
         read_row = _row_v110
     elif header == "QGC WPL 100":
