@@ -62,16 +62,43 @@ def normalise_ext(ext: str) -> str:
 def render(plan: Plan, ext: str) -> list[str]:
     """The text of each file to write for ``plan`` in the format ``ext``.
 
-    One text for ``.json``, ``.geojson`` and ``.kml``; one per sortie for ``.plan``
-    and ``.waypoints``.
+    Parameters
+    ----------
+    plan : Plan
+        The plan to write.
+    ext : str
+        One of :data:`EXTENSIONS` (case and leading dot optional).
+
+    Returns
+    -------
+    list of str
+        One text for ``.json``, ``.geojson`` and ``.kml``; one per sortie for
+        ``.plan`` and ``.waypoints`` (name them with :func:`output_names`).
     """
     return _RENDER[normalise_ext(ext)](plan)
 
 
 def parse(text: str, ext: str, source: str = "<text>") -> Plan:
-    """Read a plan from the text of a mission file; ``source`` names it in errors.
+    """Read a plan from the text of a mission file.
 
-    A ``.plan`` or ``.waypoints`` file gives a plan of one sortie.
+    Parameters
+    ----------
+    text : str
+        The whole file, decoded.
+    ext : str
+        Its format, one of :data:`EXTENSIONS`.
+    source : str
+        What to call the file in error messages (usually its path).
+
+    Returns
+    -------
+    Plan
+        A ``.plan`` or ``.waypoints`` file gives a plan of one sortie.
+
+    Raises
+    ------
+    MissionError
+        One line naming ``source``, the offending field or line and what would do.
     """
     return _PARSE[normalise_ext(ext)](text, source)
 

@@ -212,6 +212,27 @@ def test_kml_is_namespaced_escaped_and_has_a_folder_per_sortie() -> None:
     assert route.find("k:altitudeMode", ns).text == "relativeToGround"
 
 
+def test_a_planned_survey_round_trips_in_every_format() -> None:
+    from mission.survey import plan_survey
+
+    plan = plan_survey(AREA, PRESETS["phantom4-rtk"], gsd_cm=2.0, home=HOME, name="deck")
+    for ext in EXTENSIONS:
+        texts = render(plan, ext)
+        back = [parse(text, ext, f"s{i}{ext}") for i, text in enumerate(texts)]
+        if ext == ".waypoints":
+            assert [b.sorties[0] for b in back] == list(plan.sorties)
+        elif ext == ".plan":
+            assert back == [one_sortie(plan, i) for i in range(len(plan.sorties))]
+        else:
+            assert back == [plan]
+
+
+def test_exports() -> None:
+    import mission.formats
+
+    assert all(hasattr(mission.formats, name) for name in mission.formats.__all__)
+
+
 def test_output_names() -> None:
     assert output_names("out/bridge", ".plan", 1) == ["out/bridge.plan"]
     assert output_names("out/bridge", ".waypoints", 3) == [
