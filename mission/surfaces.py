@@ -1,0 +1,416 @@
+"""Vertical surfaces: how a camera at a stand-off sees a wall, the heights to fly, and coverage.
+
+A structure (a cylinder, or a prism on its footprint polygon) and a facade (a vertical
+face standing on a line) are made of vertical planar facets. Unrolled, the surface is a
+plane: ``s`` metres along the perimeter (structure, counter-clockwise from the facet
+after the easternmost point of a circle or from the footprint's first vertex) or along
+the line (facade, from its first point), and ``z`` metres above home. Heights above
+ground are taken as heights above home: the ground is assumed flat at home's elevation.
+
+A photo's footprint on a facet is the part of the facet inside the camera's view
+pyramid (landscape: the horizontal field of view comes from the sensor width, the
+vertical one from the sensor height), cut to the target's heights and to the range
+limit. Occlusion (one part of a concave building hiding another) is not modelled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon, shape
+from shapely.geometry.polygon import orient
+
+from mission.camera import Camera
+from mission.errors import MissionError
+from mission.geodesy import LocalFrame
+from mission.plan import Target
+from mission.route import MIN_ALT_M
+
+if TYPE_CHECKING:
+    from mission.analysis import Photo
+
+#: A photo counts for a facet only if its optical axis is within this angle of the facet's normal.
+MAX_INCIDENCE_DEG = 60.0
+#: A photo counts only for the parts of a facet nearer than this along its optical axis, metres.
+MAX_RANGE_M = 150.0
+#: Facets of a round structure stay within this distance of the true circle, metres.
+CIRCLE_SAG_M = 0.05
+#: Fastest the planners fly along a structure or facade, m/s.
+MAX_INSPECTION_SPEED_MS = 5.0
+#: No edge ray of the vertical view may come nearer the vertical than this, degrees.
+VERTICAL_MARGIN_DEG = 5.0
+
+
+# --- how a camera at a stand-off sees a wall --------------------------------------------------
+
+
+def resolve_standoff(
+    camera: Camera, standoff_m: float | None, gsd_cm: float | None
+) -> tuple[float, float]:
+    """(stand-off in m, GSD in cm/px at it) from either one; a given stand-off wins.
+
+    >>> from mission.camera import PRESETS
+    >>> resolve_standoff(PRESETS["phantom4-rtk"], 10.0, None)[0]
+    10.0
+    """
+    if standoff_m is None and gsd_cm is None:
+        raise MissionError("give a stand-off distance (m) or a GSD (cm/px); neither was given")
+    if standoff_m is not None:
+        if not math.isfinite(standoff_m) or standoff_m <= 0:
+            raise MissionError(f"stand-off {standoff_m} m must be a number > 0")
+        return float(standoff_m), camera.gsd_cm(standoff_m)
+    assert gsd_cm is not None
+    return camera.distance_for_gsd(gsd_cm), float(gsd_cm)
+
+
+def half_fov_deg(camera: Camera) -> tuple[float, float]:
+    """(horizontal, vertical) half field of view of a landscape photo, degrees."""
+    f2 = 2.0 * camera.focal_length_mm
+    return (
+        math.degrees(math.atan(camera.sensor_width_mm / f2)),
+        math.degrees(math.atan(camera.sensor_height_mm / f2)),
+    )
+
+
+def check_pitch(camera: Camera, pitch_deg: float) -> None:
+    """Refuse a gimbal pitch whose view does not meet a wall squarely enough to count."""
+    limit = min(MAX_INCIDENCE_DEG, 90.0 - VERTICAL_MARGIN_DEG - half_fov_deg(camera)[1])
+    if not math.isfinite(pitch_deg) or abs(pitch_deg) > limit:
+        raise MissionError(
+            f"gimbal pitch {pitch_deg}° is outside -{limit:.1f}..{limit:.1f}° "
+            f"for camera {camera.name} looking at a wall"
+        )
+
+
+def view_band_m(camera: Camera, standoff_m: float, pitch_deg: float) -> tuple[float, float]:
+    """Heights (lowest, highest), relative to the camera, that it sees on a wall ``standoff_m`` away.
+
+    >>> from mission.camera import PRESETS
+    >>> [round(v, 2) for v in view_band_m(PRESETS["phantom4-rtk"], 10.0, 0.0)]
+    [-5.0, 5.0]
+    """
+    half_v = half_fov_deg(camera)[1]
+    return (
+        standoff_m * math.tan(math.radians(pitch_deg - half_v)),
+        standoff_m * math.tan(math.radians(pitch_deg + half_v)),
+    )
+
+
+def layer_altitudes(
+    band: tuple[float, float],
+    bottom_m: float,
+    top_m: float,
+    side_overlap: float,
+    ceiling_m: float,
+    what: str,
+) -> list[float]:
+    """Heights of the horizontal layers (or rows) that see the wall from ``bottom_m`` to ``top_m``.
+
+    The lowest layer sees down to ``bottom_m``, the highest up to ``top_m``, and
+    neighbours are at most ``(band height) · (1 − side overlap)`` apart. No layer is
+    lower than :data:`mission.route.MIN_ALT_M`: below a low stand-off, the foot of the
+    wall under ``MIN_ALT_M + band[0]`` is then not seen (the coverage figure shows it).
+    """
+    lo, hi = band
+    spacing = (hi - lo) * (1.0 - side_overlap)
+    first, last = bottom_m - lo, top_m - hi
+    if last <= first:
+        layers = [max(MIN_ALT_M, (first + last) / 2.0)]
+    else:
+        first = max(first, MIN_ALT_M)
+        n = math.ceil((last - first) / spacing - 1e-9) + 1 if last > first else 1
+        layers = [float(v) for v in np.linspace(first, max(last, first), n)]
+    if layers[-1] > ceiling_m:
+        raise MissionError(
+            f"{what}: the top layer at {layers[-1]:.1f} m above home (to see up to {top_m:g} m) "
+            f"is above the ceiling {ceiling_m:g} m"
+        )
+    return layers
+
+
+# --- the surface as facets -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Surface:
+    """Vertical facets in a local frame: facet ``i`` runs from ``start[i]`` along ``along[i]``."""
+
+    start: np.ndarray  # (F, 2) x, y of each facet's first end
+    along: np.ndarray  # (F, 2) unit horizontal direction
+    length: np.ndarray  # (F,) metres
+    s0: np.ndarray  # (F,) unrolled position of each facet's first end
+    z_min: float
+    z_max: float
+    two_sided: bool  # a facade: seen from either side; a structure: only from outside
+
+    @property
+    def perimeter_m(self) -> float:
+        return float(self.s0[-1] + self.length[-1])
+
+    @property
+    def outward(self) -> np.ndarray:
+        """Unit normals to the right of each facet (outward for a counter-clockwise outline)."""
+        return np.column_stack([self.along[:, 1], -self.along[:, 0]])
+
+
+def _facets(points: np.ndarray, z_min: float, z_max: float, two_sided: bool) -> Surface:
+    d = np.diff(points, axis=0)
+    length = np.hypot(d[:, 0], d[:, 1])
+    keep = length > 1e-9
+    start, d, length = points[:-1][keep], d[keep], length[keep]
+    s0 = np.concatenate([[0.0], np.cumsum(length)[:-1]])
+    return Surface(start, d / length[:, None], length, s0, z_min, z_max, two_sided)
+
+
+def target_surface(target: Target, frame: LocalFrame) -> Surface:
+    """The facets of a ``structure`` or ``facade`` target in ``frame``."""
+    if target.kind not in ("structure", "facade"):
+        raise MissionError(f"target kind {target.kind!r} is not a vertical surface")
+    z_min = target.height_min_m or 0.0
+    if target.height_max_m is None or not target.height_max_m > z_min:
+        raise MissionError(
+            f"{target.kind} target height {z_min:g}..{target.height_max_m} m is not a range"
+        )
+    geom = frame.geom_to_local(shape(target.geometry))
+    kind = geom.geom_type
+    if target.kind == "facade":
+        if kind != "LineString":
+            raise MissionError(f"facade target geometry is a {kind}, expected LineString")
+        return _facets(np.asarray(geom.coords)[:, :2], z_min, target.height_max_m, True)
+    if kind == "Point":
+        radius = target.radius_m
+        if radius is None or not radius > 0:
+            raise MissionError(f"structure target radius {radius} m must be > 0")
+        n = max(36, min(720, math.ceil(math.pi / math.acos(max(1.0 - CIRCLE_SAG_M / radius, 0)))))
+        a = np.linspace(0.0, 2.0 * math.pi, n + 1)
+        ring = np.column_stack([geom.x + radius * np.cos(a), geom.y + radius * np.sin(a)])
+    elif kind == "Polygon":
+        ring = np.asarray(orient(Polygon(geom.exterior), 1.0).exterior.coords)[:, :2]
+    else:
+        raise MissionError(f"structure target geometry is a {kind}, expected Point or Polygon")
+    return _facets(ring, z_min, target.height_max_m, False)
+
+
+# --- photo footprints on the facets ------------------------------------------------------------
+
+
+def _clip(poly: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Cut convex polygons (M, K, 2) to ``a·u + b·z + c ≥ 0`` (Sutherland–Hodgman, vectorised).
+
+    Polygons with fewer than K vertices repeat their last one; the result has K + 1
+    columns, padded the same way (all zero where nothing is left).
+    """
+    m, k, _ = poly.shape
+    val = a[:, None] * poly[..., 0] + b[:, None] * poly[..., 1] + c[:, None]
+    nxt, val_nxt = np.roll(poly, -1, axis=1), np.roll(val, -1, axis=1)
+    inside = val >= 0.0
+    cross = inside != (val_nxt >= 0.0)
+    t = np.where(cross, val / np.where(cross, val - val_nxt, 1.0), 0.0)
+    candidates = np.stack([poly, poly + t[..., None] * (nxt - poly)], axis=2).reshape(m, 2 * k, 2)
+    keep = np.stack([inside, cross], axis=2).reshape(m, 2 * k)
+    position = np.cumsum(keep, axis=1) - 1
+    count = position[:, -1] + 1
+    out = np.zeros((m, k + 1, 2))
+    rows, cols = np.nonzero(keep)
+    out[rows, position[rows, cols]] = candidates[rows, cols]
+    pick = np.minimum(np.arange(k + 1)[None, :], np.maximum(count - 1, 0)[:, None])
+    return np.take_along_axis(out, pick[..., None], axis=1)
+
+
+def _shoelace(poly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Signed areas (M,) and centroids (M, 2) of padded polygons (M, K, 2)."""
+    x, y = poly[..., 0], poly[..., 1]
+    x1, y1 = np.roll(x, -1, axis=1), np.roll(y, -1, axis=1)
+    cross = x * y1 - x1 * y
+    area = cross.sum(axis=1) / 2.0
+    safe = np.where(np.abs(area) > 1e-12, area, 1.0)
+    cx = ((x + x1) * cross).sum(axis=1) / (6.0 * safe)
+    cy = ((y + y1) * cross).sum(axis=1) / (6.0 * safe)
+    return area, np.column_stack([cx, cy])
+
+
+@dataclass(frozen=True)
+class Footprints:
+    """Photo footprints on an unrolled surface, one convex piece per (photo, facet) seen.
+
+    ``pieces[i]`` is a (K, 2) array of (s, z) vertices, counter-clockwise, repeating its
+    last vertex as padding.
+    """
+
+    pieces: np.ndarray  # (M, K, 2)
+    photo: np.ndarray  # (M,) index of the photo
+    facet: np.ndarray  # (M,) index of the facet
+    gsd_cm: np.ndarray  # (M,) slant-range GSD on the optical axis, else at the centroid
+    on_axis: np.ndarray  # (M,) whether the photo's optical axis meets the surface in this piece
+
+
+def footprints(
+    surface: Surface,
+    camera: Camera,
+    photos: Sequence[Photo],
+    *,
+    max_incidence_deg: float = MAX_INCIDENCE_DEG,
+    max_range_m: float = MAX_RANGE_M,
+) -> Footprints:
+    """Where each photo sees the surface, as convex pieces in the unrolled (s, z) plane."""
+    pos = np.array([(p.x_m, p.y_m, p.alt_rel_m) for p in photos], float).reshape(-1, 3)
+    yaw = np.radians([p.yaw_deg for p in photos])
+    pitch = np.radians([p.pitch_deg for p in photos])
+    fwd = np.column_stack([np.sin(yaw) * np.cos(pitch), np.cos(yaw) * np.cos(pitch), np.sin(pitch)])
+    right = np.column_stack([np.cos(yaw), -np.sin(yaw), np.zeros_like(yaw)])
+    up = np.cross(right, fwd)
+    th, tv = (math.tan(math.radians(a)) for a in half_fov_deg(camera))
+    # Inward normals of the view pyramid's sides (left, right, bottom, top) and the far plane.
+    normals = np.stack(
+        [right + th * fwd, -right + th * fwd, up + tv * fwd, -up + tv * fwd, -fwd], axis=1
+    )
+    offsets = -np.einsum("pkc,pc->pk", normals, pos)
+    offsets[:, 4] += max_range_m
+
+    # Cheap (photo, facet) tests: in front, facing it squarely enough, near enough, in view.
+    out_n = surface.outward
+    side = pos[:, :2] @ out_n.T - np.einsum("fc,fc->f", surface.start, out_n)[None, :]
+    sign = np.where(side >= 0.0, 1.0, -1.0) if surface.two_sided else np.ones_like(side)
+    ok = (sign * side > 1e-9) & (sign * side <= max_range_m)
+    ok &= -sign * (fwd[:, :2] @ out_n.T) >= math.cos(math.radians(max_incidence_deg))
+    end = surface.start + surface.along * surface.length[:, None]
+    for k in range(4):
+        nk = normals[:, k]
+        reach = np.maximum(nk[:, :2] @ surface.start.T, nk[:, :2] @ end.T)
+        zt = np.maximum(nk[:, 2] * surface.z_min, nk[:, 2] * surface.z_max)
+        ok &= reach + (zt + offsets[:, k])[:, None] >= 0.0
+    ip, jf = np.nonzero(ok)
+
+    # Each pair's footprint in facet coordinates (u along the facet, z): clip the facet.
+    length = surface.length[jf]
+    z0, z1 = surface.z_min, surface.z_max
+    poly = np.zeros((len(ip), 4, 2))
+    poly[:, :, 0] = np.column_stack([np.zeros_like(length), length, length, np.zeros_like(length)])
+    poly[:, :, 1] = [z0, z0, z1, z1]
+    start, along = surface.start[jf], surface.along[jf]
+    for k in range(5):
+        nk = normals[ip, k]
+        a = np.einsum("mc,mc->m", nk[:, :2], along)
+        c = np.einsum("mc,mc->m", nk[:, :2], start) + offsets[ip, k]
+        poly = _clip(poly, a, nk[:, 2], c)
+    area, centroid = _shoelace(poly)
+    seen = area > 1e-6
+    poly, ip, jf, centroid = poly[seen], ip[seen], jf[seen], centroid[seen]
+    start, along, length = start[seen], along[seen], length[seen]
+    # GSD where the optical axis meets the facet, if it does within the target; else at the
+    # piece's centroid (the photo then only sees the surface off its centre).
+    normal = np.column_stack([surface.outward[jf], np.zeros(len(jf))])
+    ahead = np.einsum("mc,mc->m", fwd[ip], normal)
+    depth = np.einsum("mc,mc->m", np.column_stack([start, np.zeros(len(jf))]) - pos[ip], normal)
+    depth = np.where(np.abs(ahead) > 1e-9, depth / np.where(ahead == 0.0, 1.0, ahead), -1.0)
+    hit = pos[ip] + depth[:, None] * fwd[ip]
+    u_hit = np.einsum("mc,mc->m", hit[:, :2] - start, along)
+    on_axis = (depth > 0) & (depth <= max_range_m) & (u_hit >= 0) & (u_hit <= length)
+    on_axis &= (hit[:, 2] >= z0) & (hit[:, 2] <= z1)
+    spot = np.column_stack([start + along * centroid[:, :1], centroid[:, 1]])
+    distance = np.where(on_axis, depth, np.linalg.norm(spot - pos[ip], axis=1))
+    poly[..., 0] += surface.s0[jf][:, None]
+    return Footprints(poly, ip, jf, camera.gsd_cm(1.0) * distance, on_axis)
+
+
+def _photo_outlines(fp: Footprints, surface: Surface) -> np.ndarray:
+    """One polygon per run of pieces of the same photo on neighbouring facets (their exact union).
+
+    Neighbouring pieces of one photo share their boundary on the facets' common edge, so
+    the union is the pieces' lower chains left to right, then their upper chains back.
+    """
+    m, k, _ = fp.pieces.shape
+    s, z = fp.pieces[..., 0], fp.pieces[..., 1]
+    lo, hi = s.min(axis=1), s.max(axis=1)
+    edge0 = surface.s0[fp.facet]
+    edge1 = edge0 + surface.length[fp.facet]
+    tol = 1e-7 * max(1.0, surface.perimeter_m)
+    joins = (
+        (fp.photo[1:] == fp.photo[:-1])
+        & (fp.facet[1:] == fp.facet[:-1] + 1)
+        & (hi[:-1] >= edge1[:-1] - tol)
+        & (lo[1:] <= edge0[1:] + tol)
+    )
+    group = np.concatenate([[0], np.cumsum(~joins)])
+    rank = np.arange(m) - np.concatenate([[0], np.nonzero(~joins)[0] + 1])[group]
+    # Lower chain: from the lowest leftmost vertex, counter-clockwise, to the lowest rightmost.
+    first = np.argmin(np.where(s <= lo[:, None] + tol, z, np.inf), axis=1)
+    last = np.argmin(np.where(s >= hi[:, None] - tol, z, np.inf), axis=1)
+    order = (first[:, None] + np.arange(k)[None, :]) % k
+    rolled = np.take_along_axis(fp.pieces, order[..., None], axis=1)
+    upper = np.arange(k)[None, :] > ((last - first) % k)[:, None]
+    keys = (
+        np.broadcast_to(np.arange(k), (m, k)).ravel(),
+        np.where(upper, -rank[:, None], rank[:, None]).ravel(),
+        upper.ravel(),
+        np.repeat(group, k),
+    )
+    sort = np.lexsort(keys)
+    rings = shapely.linearrings(rolled.reshape(-1, 2)[sort], indices=keys[3][sort])
+    return np.asarray(shapely.polygons(rings))
+
+
+def _merge_rectangles(polys: np.ndarray) -> np.ndarray:
+    """Replace upright rectangles on the same heights by the union of their s-intervals."""
+    bounds = shapely.bounds(polys)
+    box_area = (bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])
+    is_rect = np.abs(shapely.area(polys) - box_area) <= 1e-9 * np.maximum(box_area, 1.0)
+    rect = bounds[is_rect]
+    if len(rect) < 2:
+        return polys
+    band = np.round(rect[:, [1, 3]], 6)
+    order = np.lexsort((rect[:, 0], band[:, 1], band[:, 0]))
+    rect, band = rect[order], band[order]
+    new_band = np.any(band[1:] != band[:-1], axis=1)
+    reach = rect[:, 2].copy()
+    merged: list[tuple[float, float, float, float]] = []
+    x0, x1 = rect[0, 0], reach[0]
+    for i in range(1, len(rect)):
+        if new_band[i - 1] or rect[i, 0] > x1:
+            merged.append((x0, rect[i - 1, 1], x1, rect[i - 1, 3]))
+            x0, x1 = rect[i, 0], rect[i, 2]
+        else:
+            x1 = max(x1, rect[i, 2])
+    merged.append((x0, rect[-1, 1], x1, rect[-1, 3]))
+    boxes = shapely.box(*np.asarray(merged).T)
+    return np.concatenate([polys[~is_rect], np.atleast_1d(boxes)])
+
+
+def surface_coverage(
+    target: Target,
+    camera: Camera,
+    photos: Sequence[Photo],
+    frame: LocalFrame,
+    *,
+    max_incidence_deg: float = MAX_INCIDENCE_DEG,
+    max_range_m: float = MAX_RANGE_M,
+) -> tuple[float, float | None]:
+    """(Fraction 0..1 of the target surface inside some photo, mean GSD in cm/px or None).
+
+    The GSD of a photo is the slant-range GSD where its optical axis meets the surface
+    (else the finest at the centroids of its footprint pieces); the mean is over the
+    photos that see the target at all. Photos facing away,
+    farther than ``max_range_m`` or more than ``max_incidence_deg`` off a facet's normal
+    do not count for that facet.
+    """
+    surface = target_surface(target, frame)
+    total = surface.perimeter_m * (surface.z_max - surface.z_min)
+    if not photos or total <= 0:
+        return 0.0, None
+    fp = footprints(
+        surface, camera, photos, max_incidence_deg=max_incidence_deg, max_range_m=max_range_m
+    )
+    if len(fp.photo) == 0:
+        return 0.0, None
+    polys = _merge_rectangles(_photo_outlines(fp, surface))
+    rect = shapely.box(0.0, surface.z_min, surface.perimeter_m, surface.z_max)
+    covered = shapely.intersection(shapely.union_all(polys), rect).area
+    order = np.lexsort((fp.gsd_cm, ~fp.on_axis, fp.photo))  # on the axis first, else the finest
+    _, first = np.unique(fp.photo[order], return_index=True)
+    gsd = float(np.mean(fp.gsd_cm[order][first]))
+    return min(1.0, float(covered / total)), gsd
