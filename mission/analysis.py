@@ -20,7 +20,7 @@ from shapely.geometry import shape
 from mission.camera import Camera
 from mission.geodesy import LocalFrame
 from mission.items import Cmd, Frame, MissionItem
-from mission.plan import Plan
+from mission.plan import Home, Plan, Vehicle
 from mission.route import Point3, path_time_s
 
 
@@ -106,7 +106,7 @@ def analyse(plan: Plan) -> Analysis:
     paths: list[tuple[tuple[float, float, float], ...]] = []
     warnings: list[str] = []
     for index, sortie in enumerate(plan.sorties):
-        flyer = _Flyer(plan, frame, index)
+        flyer = _Flyer(plan.home, plan.vehicle, frame, index)
         flyer.fly(sortie)
         photos += flyer.photos
         warnings += flyer.warnings
@@ -141,15 +141,22 @@ def analyse(plan: Plan) -> Analysis:
     return Analysis(metrics, tuple(photos), footprints, tuple(paths), tuple(warnings))
 
 
+def sortie_duration_s(items: Sequence[MissionItem], home: Home, vehicle: Vehicle) -> float:
+    """Seconds one sortie takes from take-off to landing, flown on paper."""
+    flyer = _Flyer(home, vehicle, LocalFrame(home.lon_deg, home.lat_deg), 0)
+    flyer.fly(items)
+    return flyer.duration_s()
+
+
 class _Flyer:
     """Steps through one sortie's items the way ArduPilot Copter's AUTO mode would."""
 
-    def __init__(self, plan: Plan, frame: LocalFrame, sortie: int):
-        self.plan = plan
+    def __init__(self, home: Home, vehicle: Vehicle, frame: LocalFrame, sortie: int):
+        self.home = home
         self.frame = frame
         self.sortie = sortie
-        self.vehicle = plan.vehicle
-        self.speed = plan.vehicle.cruise_speed_ms
+        self.vehicle = vehicle
+        self.speed = vehicle.cruise_speed_ms
         self.path: list[Point3] = [(0.0, 0.0, 0.0)]
         self.leg_speeds: list[float] = []
         self.extra_s = 0.0  # holds, hovering for photos, slow landing
@@ -167,7 +174,7 @@ class _Flyer:
     def _local(self, item: MissionItem) -> Point3:
         x, y = self.frame.point_to_local(item.lon_deg, item.lat_deg)
         if item.frame == Frame.GLOBAL:
-            z = item.alt_m - self.plan.home.alt_amsl_m
+            z = item.alt_m - self.home.alt_amsl_m
         else:  # relative to home; above terrain is taken as above home (flat ground)
             z = item.alt_m
         return (x, y, z)
@@ -285,6 +292,7 @@ class _Flyer:
         x, y, z = self.here
         alt = max(z, self.vehicle.rtl_alt_m)
         self.trigger_m = 0.0
+        self.speed = self.vehicle.cruise_speed_ms  # RTL flies at its own speed, not the mission's
         self._go((x, y, alt))
         self._go((0.0, 0.0, alt))
         self._land()
@@ -399,15 +407,15 @@ def _photo_quality(
     if target is not None and target.kind in ("structure", "facade"):
         from mission.surfaces import surface_coverage
 
-        coverage, gsd = surface_coverage(target, camera, photos, frame)
-        return gsd, coverage, tuple(None for _ in photos)
+        surface_cover, surface_gsd = surface_coverage(target, camera, photos, frame)
+        return surface_gsd, surface_cover, tuple(None for _ in photos)
     quads = ground_footprints(camera, photos)
     seen = [(p, q) for p, q in zip(photos, quads, strict=True) if q is not None]
-    gsd = None
+    gsd: float | None = None
     if seen:
         slant = [p.alt_rel_m / math.sin(math.radians(-p.pitch_deg)) for p, _ in seen]
         gsd = float(np.mean([camera.gsd_cm(s) for s in slant]))
-    coverage = None
+    coverage: float | None = None
     if target is not None:
         area = frame.geom_to_local(shape(target.geometry))
         covered = shapely.union_all(_merged_runs(photos, quads)) if seen else shapely.Polygon()

@@ -92,7 +92,9 @@ def plan_corridor(
         )
         if lane.is_empty or lane.geom_type != "LineString" or lane.length < 1e-3:
             continue
-        start, stop = capture_span(lane.length, setup.capture.trigger_distance_m, along)
+        start, stop = capture_span(
+            0.0, lane.length, 0.0, lane.length, setup.capture.trigger_distance_m, along
+        )
         lane = _extend(lane, 0.0, max(stop - lane.length, 0.0))
         lane = substring(lane, start, stop)
         if i % 2:

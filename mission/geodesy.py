@@ -119,10 +119,10 @@ def shape_lonlat(geometry: Any, kinds: tuple[str, ...], what: str) -> BaseGeomet
     for lon, lat in coords:
         check_lonlat(float(lon), float(lat), what)
     if kind in ("Polygon", "MultiPolygon"):
-        if geom.area <= 0:
-            raise MissionError(f"{what}: the {kind} has no area (fewer than 3 distinct vertices?)")
         if not geom.is_valid:
             raise MissionError(f"{what}: invalid {kind}: {explain_validity(geom)}")
+        if geom.area <= 0:
+            raise MissionError(f"{what}: the {kind} has no area (fewer than 3 distinct vertices?)")
     if kind in ("LineString", "MultiLineString") and geom.length <= 0:
         raise MissionError(f"{what}: the {kind} has zero length")
     return geom

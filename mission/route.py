@@ -258,31 +258,46 @@ def build_plan(
     origin = frame.point_to_local(home.lon_deg, home.lat_deg)
     if math.hypot(*origin) > 0.01:
         raise MissionError("internal: the local frame must be centred on home")
-    takeoff_alt = max(p.all_points()[0][2] for p in passes[:1])
+    from mission.analysis import sortie_duration_s
+
+    def pack(taken: Sequence[Pass]) -> tuple[it.MissionItem, ...]:
+        builder = _SortieBuilder(frame, flight, vehicle, taken[0].all_points()[0][2])
+        for p in taken:
+            builder.add(p, *builder.pass_items(p))
+        return builder.finish()
+
+    def flown_s(items: tuple[it.MissionItem, ...]) -> float:
+        return sortie_duration_s(items, home, vehicle)
+
     queue = list(passes)
     sorties: list[tuple[it.MissionItem, ...]] = []
-    builder = _SortieBuilder(frame, flight, vehicle, takeoff_alt)
     while queue:
-        p = queue.pop(0)
-        out, seconds, end = builder.pass_items(p)
-        if builder.fits(len(out), seconds, end):
+        # Fill a battery by the quick estimate, then check it on paper and give back passes.
+        builder = _SortieBuilder(frame, flight, vehicle, queue[0].all_points()[0][2])
+        taken = 0
+        for p in queue:
+            out, seconds, end = builder.pass_items(p)
+            if not builder.fits(len(out), seconds, end):
+                break
             builder.add(p, out, seconds, end)
+            taken += 1
+        items = builder.finish() if taken else ()
+        while taken > 1 and flown_s(items) > vehicle.endurance_s:
+            taken -= 1
+            items = pack(queue[:taken])
+        if taken == 0 or flown_s(items) > vehicle.endurance_s:
+            # One pass alone is too long for a battery: cut it, or give up if it cannot be cut.
+            p = queue[0]
+            if len(p.points) < 2 or p.length_m() < 2 * flight.capture.trigger_distance_m:
+                raise MissionError(
+                    f"one {pattern} pass {p.length_m():.0f} m long does not fit in one sortie "
+                    f"(endurance {vehicle.endurance_s:.0f} s, {vehicle.max_items} items): "
+                    "plan from a home nearer the target or give a longer endurance"
+                )
+            queue[:1] = list(_split_pass(p, 0.5))
             continue
-        if builder.passes:  # start a fresh battery and try again
-            sorties.append(builder.finish())
-            builder = _SortieBuilder(frame, flight, vehicle, max(takeoff_alt, p.all_points()[0][2]))
-            queue.insert(0, p)
-            continue
-        # Alone in a fresh sortie and still too long: cut it, or give up if it cannot be cut.
-        if len(p.points) < 2 or p.length_m() < 2 * flight.capture.trigger_distance_m:
-            raise MissionError(
-                f"one {pattern} pass {p.length_m():.0f} m long does not fit in one sortie "
-                f"(endurance {vehicle.endurance_s:.0f} s, {vehicle.max_items} items): "
-                "plan from a home nearer the target or give a longer endurance"
-            )
-        first, second = _split_pass(p, 0.5)
-        queue[:0] = [first, second]
-    sorties.append(builder.finish())
+        sorties.append(items)
+        del queue[:taken]
     return Plan(
         home=home,
         sorties=tuple(sorties),
@@ -310,25 +325,37 @@ def _inclusion_fence(frame: LocalFrame, passes: Sequence[Pass]) -> Geofence:
 
 
 def capture_span(
-    length_m: float, trigger_distance_m: float, footprint_along_m: float
+    lo: float, hi: float, a: float, b: float, trigger: float, along: float
 ) -> tuple[float, float]:
-    """Where to start and stop the camera on a stretch ``length_m`` long so photos cover it.
+    """Camera on/off positions whose photos cover [lo, hi], with waypoints kept within [a, b].
 
-    Photos every ``trigger_distance_m`` (the first at the start) cover half a footprint
-    either side; the fewest that reach both ends are centred on the stretch, so the
-    camera never runs past it. The stop is a little past the last trigger point, so a
-    trigger exactly there is not missed.
+    Photos every ``trigger`` cover half a footprint (``along``) either side: the first
+    must be within half a footprint of ``lo`` and the last of ``hi``. The fewest photos
+    that do it are centred as far as [a, b] allows; where a sharp corner puts that out of
+    reach, the photos go as far into it as the waypoints may. The stop is a little past
+    the last trigger point, so a trigger exactly there is not missed.
 
-    >>> capture_span(100.0, 30.0, 40.0)
+    >>> capture_span(0.0, 100.0, 0.0, 100.0, 30.0, 40.0)
     (20.0, 80.5)
     """
-    photos_after_first = max(
-        math.ceil((length_m - footprint_along_m) / trigger_distance_m - 1e-9), 0
-    )
-    start = (length_m - photos_after_first * trigger_distance_m) / 2.0
-    return start, start + photos_after_first * trigger_distance_m + min(
-        0.5, 0.05 * trigger_distance_m
-    )
+    eps = min(0.5, 0.05 * trigger)
+    b = max(b - eps, a)  # room for the stop just past the last trigger point
+    n = max(math.ceil((hi - lo - along) / trigger - 1e-9), 0)
+    earliest = max(a, hi - along / 2.0 - n * trigger)
+    latest = min(lo + along / 2.0, b - n * trigger)
+    if earliest <= latest + 1e-9:
+        centred = lo + (hi - lo - n * trigger) / 2.0
+        first = min(max(centred, earliest), max(latest, earliest))
+    else:
+        n = max(
+            min(
+                math.ceil((hi - along / 2.0 - a) / trigger - 1e-9),
+                math.floor((b - a) / trigger + 1e-9),
+            ),
+            0,
+        )
+        first = max(a, min(lo + along / 2.0, b - n * trigger))
+    return first, first + n * trigger + eps
 
 
 def check_height(alt_rel_m: float, ceiling_m: float, what: str) -> None:

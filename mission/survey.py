@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +23,16 @@ from mission.camera import Camera, check_overlap
 from mission.errors import MissionError
 from mission.geodesy import LocalFrame, shape_lonlat
 from mission.plan import Capture, Home, Plan, Target, Vehicle
-from mission.route import Flight, Pass, build_plan, capture_span, check_height
+from mission.route import Flight, Pass, build_plan, capture_span, check_height, path_time_s
 
 #: Gaps in a lane shorter than this many footprints are flown with the camera on.
 BRIDGE_GAP_FOOTPRINTS = 0.5
+#: Lane angles missing up to this fraction of the area more than the best one are still tried for length.
+ANGLE_MISS_TOLERANCE = 0.001
+#: How many times a stretch that cannot reach a narrow tip is followed by one aimed at it.
+MAX_TIP_STRETCHES = 3
+#: Sideways positions tried for a lane that cannot reach into a narrow corner.
+NUDGES = 9
 
 
 @dataclass(frozen=True)
@@ -100,10 +106,51 @@ def _lane_axes(bearing_deg: float) -> list[float]:
     return [sb, cb, cb, -sb, 0.0, 0.0]
 
 
+def _centre_inside(
+    poly_st: BaseGeometry, ts: np.ndarray, minx: float, maxx: float
+) -> list[list[tuple[float, float]]]:
+    """For each t, the s-ranges where the line at that t is inside the area (boundary included)."""
+    lines = shapely.linestrings([[(minx - 1.0, t), (maxx + 1.0, t)] for t in ts])
+    return [
+        [(g.bounds[0], g.bounds[2]) for g in shapely.get_parts(c) if g.length > 0]
+        for c in shapely.intersection(lines, poly_st)
+    ]
+
+
+def _nudges(
+    t: float, half_across: float, parts: list[BaseGeometry], lo: float, hi: float
+) -> Iterator[float]:
+    """Sideways positions to try for the line flown over one stretch of a strip.
+
+    The photos, ``2·half_across`` wide, must still span the stretch's own t-extent, which
+    bounds the line's position. Tried in order: the strip's centre, evenly spread
+    positions, then through the stretch's farthest vertices at either end: a line
+    through them reaches as far into a sharp tip as any line can.
+    """
+    t0 = min(g.bounds[1] for g in parts)
+    t1 = max(g.bounds[3] for g in parts)
+    low, high = t1 - half_across, t0 + half_across
+    if low <= t <= high:
+        yield t
+    yield from np.linspace(low, high, NUDGES)
+    coords = np.concatenate([shapely.get_coordinates(g) for g in parts])
+    coords = coords[(coords[:, 0] >= lo - 1e-6) & (coords[:, 0] <= hi + 1e-6)]
+    for vertex in (coords[np.argmin(coords[:, 0])], coords[np.argmax(coords[:, 0])]):
+        yield float(np.clip(vertex[1], low, high))
+
+
 def _lane_intervals(
-    poly_st: BaseGeometry, spacing: float, along: float
-) -> list[tuple[float, list[tuple[float, float]]]]:
-    """For each lane (its t), the s-intervals of its strip that touch the area."""
+    poly_st: BaseGeometry, spacing: float, across: float, along: float
+) -> tuple[list[list[tuple[float, float, float, float, float]]], float]:
+    """The stretches to fly, lane by lane, each ``(t, lo, hi, a, b)``, and the area missed.
+
+    Each lane is responsible for a strip ``spacing`` wide; one stretch of it touches the
+    area from s = lo to hi. The line flown sits where its photos still span the stretch
+    across, and is moved off the strip's centre when that lets its waypoints, kept inside
+    the area between s = a and b, reach further into a narrow corner. Where no position
+    reaches, the uncovered length times the strip width is counted as missed (m²), so
+    lane angles can be compared.
+    """
     minx, miny, maxx, maxy = poly_st.bounds
     extent = maxy - miny
     n = max(1, math.ceil(extent / spacing - 1e-9))
@@ -111,20 +158,69 @@ def _lane_intervals(
     ts = first + spacing * np.arange(n)
     strips = shapely.box(minx - 1.0, ts - spacing / 2.0, maxx + 1.0, ts + spacing / 2.0)
     pieces = shapely.intersection(strips, poly_st)
+
+    def inside(t: float) -> list[tuple[float, float]]:
+        line = shapely.intersection(shapely.LineString([(minx - 1.0, t), (maxx + 1.0, t)]), poly_st)
+        return [(g.bounds[0], g.bounds[2]) for g in shapely.get_parts(line) if g.length > 0]
+
     lanes = []
+    missed_m2 = 0.0
     for t, piece in zip(ts, pieces, strict=True):
-        parts = [g for g in shapely.get_parts(piece) if g.area > 1e-6]
-        if not parts:
-            continue
-        spans = sorted((g.bounds[0], g.bounds[2]) for g in parts)
-        merged: list[tuple[float, float]] = [spans[0]]
-        for lo, hi in spans[1:]:
-            if lo - merged[-1][1] <= BRIDGE_GAP_FOOTPRINTS * along:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        groups: list[list[BaseGeometry]] = []
+        for g in sorted(
+            (g for g in shapely.get_parts(piece) if g.area > 1e-6), key=lambda g: g.bounds[0]
+        ):
+            if (
+                groups
+                and g.bounds[0] - max(h.bounds[2] for h in groups[-1])
+                <= BRIDGE_GAP_FOOTPRINTS * along
+            ):
+                groups[-1].append(g)
             else:
-                merged.append((lo, hi))
-        lanes.append((float(t), merged))
-    return lanes
+                groups.append([g])
+        lane: list[tuple[float, float, float, float, float]] = []
+        work = [(parts, 0) for parts in groups]
+        while work:
+            parts, depth = work.pop()
+            lo, hi = min(g.bounds[0] for g in parts), max(g.bounds[2] for g in parts)
+            best: tuple[float, float, float, float] | None = None  # (missed, t, a, b)
+            for t_line in _nudges(float(t), across / 2.0, parts, lo, hi):
+                here = [(a, b) for a, b in inside(t_line) if b >= lo and a <= hi]
+                if not here:
+                    continue
+                a, b = max(lo, min(a for a, _ in here)), min(hi, max(b for _, b in here))
+                missed = max(a - along / 2.0 - lo, 0.0) + max(hi - b - along / 2.0, 0.0)
+                if best is None or missed < best[0] - 1e-6:
+                    best = (missed, float(t_line), a, b)
+                if missed <= 1e-6:
+                    break
+            if best is None:  # no line inside the area reaches this sliver
+                missed_m2 += sum(g.area for g in parts)
+                continue
+            missed, t_line, a, b = best
+            lane.append((t_line, lo, hi, a, b))
+            if missed <= 1e-6:
+                continue
+            if depth >= MAX_TIP_STRETCHES:
+                missed_m2 += missed * spacing
+                continue
+            # What this line cannot reach (a narrow tip) becomes a stretch of its own.
+            for s0, s1 in ((b + along / 2.0, hi + 1.0), (lo - 1.0, a - along / 2.0)):
+                if s1 > s0:
+                    cut = shapely.box(s0, miny - 1.0, s1, maxy + 1.0)
+                    rest = [
+                        g
+                        for g in shapely.get_parts(
+                            shapely.intersection(shapely.union_all(parts), cut)
+                        )
+                        if g.area > 1e-6
+                    ]
+                    if rest:
+                        work.append((rest, depth + 1))
+        lane.sort(key=lambda stretch: stretch[1])
+        if lane:
+            lanes.append(lane)
+    return lanes, missed_m2
 
 
 def lanes_for_angle(
@@ -132,34 +228,33 @@ def lanes_for_angle(
     bearing_deg: float,
     setup: NadirSetup,
     turnaround_m: float,
-) -> list[list[Pass]]:
-    """Lanes (each a list of passes, one per stretch of area it crosses) in flight order."""
+) -> tuple[list[list[Pass]], float]:
+    """Lanes (each a list of passes, one per stretch of area it crosses), and the area missed."""
     axes = _lane_axes(bearing_deg)
     poly_st = affinity.affine_transform(poly, axes)
     cap = setup.capture
+    along = setup.footprint_along_m
     lanes: list[list[Pass]] = []
-    for i, (t, spans) in enumerate(
-        _lane_intervals(poly_st, cap.line_spacing_m, setup.footprint_along_m)
-    ):
-        stretches = []
-        for lo, hi in spans:
-            start, stop = capture_span(hi - lo, cap.trigger_distance_m, setup.footprint_along_m)
-            stretches.append((lo + start, lo + stop))
+    intervals, missed_m2 = _lane_intervals(
+        poly_st, cap.line_spacing_m, setup.footprint_across_m, along
+    )
+    for i, spans in enumerate(intervals):
+        stretches = [
+            (t, *capture_span(lo, hi, a, b, cap.trigger_distance_m, along))
+            for t, lo, hi, a, b in spans
+        ]
         if i % 2:  # boustrophedon: every other lane flies back
-            stretches = [(b, a) for a, b in reversed(stretches)]
+            stretches = [(t, b, a) for t, a, b in reversed(stretches)]
         lane = []
-        for k, (a, b) in enumerate(stretches):
+        for k, (t, a, b) in enumerate(stretches):
             direction = 1.0 if b >= a else -1.0
-            lead_in = (a - direction * turnaround_m, t) if k == 0 and turnaround_m > 0 else None
-            lead_out = (
-                (b + direction * turnaround_m, t)
-                if k == len(stretches) - 1 and turnaround_m > 0
-                else None
-            )
+            first, last = k == 0, k == len(stretches) - 1
+            lead_in = (a - direction * turnaround_m, t) if first and turnaround_m > 0 else None
+            lead_out = (b + direction * turnaround_m, t) if last and turnaround_m > 0 else None
             pts = [(a, t), (b, t)] if abs(b - a) > 1e-6 else [(a, t)]
             lane.append(_to_pass(pts, lead_in, lead_out, axes, setup.altitude_m))
         lanes.append(lane)
-    return lanes
+    return lanes, missed_m2
 
 
 def _to_pass(
@@ -205,11 +300,10 @@ def order_from_home(lanes: list[list[Pass]]) -> list[Pass]:
     return [p for lane in best for p in lane]
 
 
-def route_length_m(passes: Sequence[Pass]) -> float:
-    """Horizontal length of home → every pass in order → home."""
-    pts = [(0.0, 0.0)] + [(x, y) for p in passes for (x, y, _z) in p.all_points()] + [(0.0, 0.0)]
-    arr = np.asarray(pts)
-    return float(np.linalg.norm(np.diff(arr, axis=0), axis=1).sum())
+def route_time_s(passes: Sequence[Pass], speed_ms: float, vehicle: Vehicle) -> float:
+    """Seconds to fly home → every pass in order → home, slowing for every turn."""
+    pts = [(0.0, 0.0, 0.0)] + [p for ps in passes for p in ps.all_points()] + [(0.0, 0.0, 0.0)]
+    return path_time_s(pts, speed_ms, vehicle)
 
 
 def candidate_angles(poly: BaseGeometry) -> list[float]:
@@ -243,7 +337,11 @@ def plan_survey(
     """Plan a survey of a Polygon (lon/lat GeoJSON geometry; holes and concave outlines allowed).
 
     ``angle_deg`` is the bearing of the lanes (0: lanes run north-south, 90: east-west);
-    when omitted the bearing giving the shortest flight is chosen.
+    when omitted the bearing giving the shortest flight is chosen (in time, so that
+    the stop at each turn counts as well as the distance). ``turnaround_m`` is
+    flown straight before and after each lane with the camera off, so the vehicle faces
+    along the lane when it takes the lane's first photo; with 0 that photo is taken still
+    facing the way the vehicle came, and the coverage figure shows it.
     """
     vehicle = vehicle or Vehicle()
     geom = shape_lonlat(area, ("Polygon", "MultiPolygon"), "survey area")
@@ -269,14 +367,22 @@ def plan_survey(
     frame = LocalFrame(home.lon_deg, home.lat_deg)
     poly = frame.geom_to_local(geom)
 
-    def passes_for(bearing: float) -> list[Pass]:
-        return order_from_home(lanes_for_angle(poly, bearing, setup, turnaround_m))
+    def passes_for(bearing: float) -> tuple[list[Pass], float]:
+        lanes, missed_m2 = lanes_for_angle(poly, bearing, setup, turnaround_m)
+        return order_from_home(lanes), missed_m2
 
     if angle_deg is None:
-        angle_deg = min(candidate_angles(poly), key=lambda b: route_length_m(passes_for(b)))
-    passes = passes_for(angle_deg)
+        # The quickest flight among the angles that miss least (sharp corners can defeat some).
+        tried = {b: passes_for(b) for b in candidate_angles(poly)}
+        least = min(missed for _, missed in tried.values()) + ANGLE_MISS_TOLERANCE * poly.area
+        angle_deg, (passes, _) = min(
+            ((b, r) for b, r in tried.items() if r[1] <= least),
+            key=lambda br: route_time_s(br[1][0], setup.speed_ms, vehicle),
+        )
+    else:
+        passes, _ = passes_for(angle_deg)
     if crosshatch:
-        passes += passes_for((angle_deg + 90.0) % 180.0)
+        passes += passes_for((angle_deg + 90.0) % 180.0)[0]
     return build_plan(
         frame=frame,
         home=home,
