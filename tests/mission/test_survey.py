@@ -137,7 +137,7 @@ def test_holes_are_not_photographed_and_still_covered():
         home=HOME,
     )
     analysis = analyse(plan)
-    assert analysis.metrics.coverage >= 0.995, poly.wkt
+    assert analysis.metrics.coverage >= 0.995
     # with the hole the camera is off over most of it: fewer photos than the full rectangle
     full = analyse(
         plan_survey(
@@ -204,8 +204,8 @@ def test_long_survey_splits_into_sorties_that_each_return_home():
         assert (
             sortie[0].command == Cmd.NAV_TAKEOFF and sortie[-1].command == Cmd.NAV_RETURN_TO_LAUNCH
         )
-        assert metrics.duration_s <= vehicle.endurance_s * 1.02
-    assert analysis.metrics.coverage >= 0.995, poly.wkt
+        assert metrics.duration_s <= vehicle.endurance_s
+    assert analysis.metrics.coverage >= 0.995
 
 
 def test_item_limit_splits_sorties():
@@ -229,7 +229,7 @@ def test_hover_and_capture_takes_photos_at_stops():
     plan = plan_survey(to_geojson(box(0, 0, 150, 100)), CAM, altitude_m=40, hover=True, home=HOME)
     assert not any(i.command == Cmd.DO_SET_CAM_TRIGG_DIST for i in plan.items)
     analysis = analyse(plan)
-    assert analysis.metrics.coverage >= 0.995, poly.wkt
+    assert analysis.metrics.coverage >= 0.995
     assert analysis.metrics.photos == sum(
         1 for i in plan.items if i.command == Cmd.IMAGE_START_CAPTURE
     )
