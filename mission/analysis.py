@@ -29,7 +29,7 @@ class Photo:
     """One photo the mission takes, in the plan's home-centred local frame.
 
     ``yaw_deg`` is the camera heading (0 north, 90 east); ``pitch_deg`` is -90 looking
-    straight down and 0 looking level.
+    straight down and 0 looking level. ``sortie`` counts from 0 (files count from 1).
     """
 
     x_m: float

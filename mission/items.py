@@ -88,9 +88,9 @@ class MissionItem:
     def __post_init__(self) -> None:
         for name in ("param1", "param2", "param3", "param4", "lat_deg", "lon_deg", "alt_m"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or math.isnan(value):
+            if not isinstance(value, int | float) or not math.isfinite(value):
                 raise MissionError(
-                    f"mission item command {self.command}: {name} {value!r} is not a number"
+                    f"mission item command {self.command}: {name} {value!r} is not a finite number"
                 )
         if self.has_position and not -90.0 <= self.lat_deg <= 90.0:
             raise MissionError(

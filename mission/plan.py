@@ -79,6 +79,8 @@ class Vehicle:
 class Target:
     """What the plan must capture, in WGS84 (GeoJSON geometry, lon/lat order).
 
+    Geometries are JSON-shaped (lists, not tuples) so they read back equal from files.
+
     - ``area``: a Polygon (holes allowed), seen from above;
     - ``corridor``: the buffered corridor Polygon, seen from above; ``line`` keeps the centre line;
     - ``structure``: a Point with ``radius_m``, or a footprint Polygon, from 0 to ``height_max_m`` AGL;
@@ -112,6 +114,14 @@ class FencePolygon:
     vertices: tuple[tuple[float, float], ...]  # (lon, lat), not closed
     inclusion: bool = True
 
+    def __post_init__(self) -> None:
+        if len(self.vertices) < 3:
+            raise MissionError(
+                f"fence polygon has {len(self.vertices)} vertices; it needs at least 3"
+            )
+        for lon, lat in self.vertices:
+            check_lonlat(lon, lat, "fence vertex")
+
 
 @dataclass(frozen=True)
 class FenceCircle:
@@ -119,6 +129,11 @@ class FenceCircle:
     lat_deg: float
     radius_m: float
     inclusion: bool = True
+
+    def __post_init__(self) -> None:
+        check_lonlat(self.lon_deg, self.lat_deg, "fence circle centre")
+        if not math.isfinite(self.radius_m) or self.radius_m <= 0:
+            raise MissionError(f"fence circle radius {self.radius_m} m must be > 0")
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,9 @@ class RallyPoint:
     lat_deg: float
     lon_deg: float
     alt_rel_m: float
+
+    def __post_init__(self) -> None:
+        check_lonlat(self.lon_deg, self.lat_deg, "rally point")
 
 
 @dataclass(frozen=True)
