@@ -356,27 +356,34 @@ def _photo_outlines(fp: Footprints, surface: Surface) -> np.ndarray:
 
 
 def _merge_rectangles(polys: np.ndarray) -> np.ndarray:
-    """Replace upright rectangles on the same heights by the union of their s-intervals."""
+    """Replace upright rectangles on the same heights by the union of their s-intervals.
+
+    A polygon within 1e-4 of its bounding box's area counts as that box (a level
+    camera whose heading is a few thousandths of a degree off the wall's normal, as
+    headings are true and the frame's north is not, away from home); boxes whose
+    heights agree within a millimetre share a row, and a merged box keeps only the
+    heights all of its boxes cover.
+    """
     bounds = shapely.bounds(polys)
     box_area = (bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])
-    is_rect = np.abs(shapely.area(polys) - box_area) <= 1e-9 * np.maximum(box_area, 1.0)
+    is_rect = np.abs(shapely.area(polys) - box_area) <= 1e-4 * box_area
     rect = bounds[is_rect]
     if len(rect) < 2:
         return polys
-    band = np.round(rect[:, [1, 3]], 6)
+    band = np.round(rect[:, [1, 3]], 3)
     order = np.lexsort((rect[:, 0], band[:, 1], band[:, 0]))
     rect, band = rect[order], band[order]
-    new_band = np.any(band[1:] != band[:-1], axis=1)
-    reach = rect[:, 2].copy()
-    merged: list[tuple[float, float, float, float]] = []
-    x0, x1 = rect[0, 0], reach[0]
+    merged: list[list[float]] = [list(rect[0])]
     for i in range(1, len(rect)):
-        if new_band[i - 1] or rect[i, 0] > x1:
-            merged.append((x0, rect[i - 1, 1], x1, rect[i - 1, 3]))
-            x0, x1 = rect[i, 0], rect[i, 2]
+        last = merged[-1]
+        if np.any(band[i] != band[i - 1]) or rect[i, 0] > last[2]:
+            merged.append(list(rect[i]))
         else:
-            x1 = max(x1, rect[i, 2])
-    merged.append((x0, rect[-1, 1], x1, rect[-1, 3]))
+            last[1], last[2], last[3] = (
+                max(last[1], rect[i, 1]),
+                max(last[2], rect[i, 2]),
+                min(last[3], rect[i, 3]),
+            )
     boxes = shapely.box(*np.asarray(merged).T)
     return np.concatenate([polys[~is_rect], np.atleast_1d(boxes)])
 
