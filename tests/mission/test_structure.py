@@ -1,0 +1,403 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, Point, Polygon
+
+from mission.analysis import Photo, analyse
+from mission.camera import PRESETS
+from mission.errors import MissionError
+from mission.geodesy import LocalFrame
+from mission.items import Cmd
+from mission.plan import Home
+from mission.structure import orbit_trigger_m, plan_structure
+from mission.surfaces import surface_coverage, view_band_m
+
+CAM = PRESETS["phantom4-rtk"]
+SITL = (149.165230, -35.363261)  # lon, lat of ArduPilot SITL's home
+SITE = LocalFrame(*SITL)
+
+
+def lonlat(x, y):
+    return list(SITE.point_to_wgs84(x, y))
+
+
+def footprint(*corners):
+    ring = [lonlat(x, y) for x, y in corners]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+RECT = footprint((-15, -8), (15, -8), (15, 8), (-15, 8))  # 30 m x 16 m, centred on SITL
+
+
+def flown_photos(plan):
+    """Photos the items take, flown as ArduPilot AUTO would, in a frame centred on home.
+
+    DO/CONDITION items run once the NAV item before them is reached; a new waypoint
+    resets a fixed yaw (the CONDITION_YAW after it sets it again); distance triggering
+    fires each time the horizontal distance from the last photo reaches the trigger
+    distance; with an ROI the camera looks at it.
+    """
+    frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
+    photos = []
+    for number, sortie in enumerate(plan.sorties):
+        camera = _Camera(number)
+        here = (0.0, 0.0, 0.0)
+        for item in sortie:
+            if item.command == Cmd.NAV_TAKEOFF:
+                here = (here[0], here[1], item.alt_m)
+            elif item.command == Cmd.NAV_WAYPOINT:
+                to = (*frame.point_to_local(item.lon_deg, item.lat_deg), item.alt_m)
+                camera.fly(here, to)
+                here, camera.yaw = to, None
+            elif item.command == Cmd.CONDITION_YAW:
+                camera.yaw = item.param1
+            elif item.command == Cmd.DO_SET_CAM_TRIGG_DIST:
+                camera.trigger = item.param1
+                if camera.trigger > 0 and item.param3 == 1:
+                    camera.shoot(here)
+            elif item.command == Cmd.IMAGE_START_CAPTURE:
+                camera.shoot(here)
+            elif item.command == Cmd.DO_MOUNT_CONTROL:
+                camera.pitch = item.param1
+            elif item.command == Cmd.DO_SET_ROI_LOCATION:
+                camera.roi = (*frame.point_to_local(item.lon_deg, item.lat_deg), item.alt_m)
+            elif item.command == Cmd.DO_SET_ROI_NONE:
+                camera.roi = None
+        photos += camera.photos
+    return frame, photos
+
+
+class _Camera:
+    def __init__(self, sortie):
+        self.sortie, self.photos = sortie, []
+        self.trigger, self.roi, self.pitch, self.yaw, self.course = 0.0, None, -90.0, None, 0.0
+        self.last = None
+
+    def shoot(self, at):
+        yaw, pitch = self.yaw if self.yaw is not None else self.course, self.pitch
+        if self.roi is not None:
+            dx, dy = self.roi[0] - at[0], self.roi[1] - at[1]
+            yaw = math.degrees(math.atan2(dx, dy)) % 360.0
+            pitch = math.degrees(math.atan2(self.roi[2] - at[2], math.hypot(dx, dy)))
+        self.photos.append(Photo(*at, yaw, pitch, 0.0, 0.0, self.sortie))
+        self.last = at
+
+    def fly(self, a, b):
+        leg = math.hypot(b[0] - a[0], b[1] - a[1])
+        if leg < 1e-9:
+            return
+        ux, uy = (b[0] - a[0]) / leg, (b[1] - a[1]) / leg
+        self.course = math.degrees(math.atan2(ux, uy)) % 360.0
+        s = 0.0
+        while self.trigger > 0:
+            # the next point of the leg at the trigger distance (horizontally) from the last photo
+            wx, wy = a[0] - self.last[0], a[1] - self.last[1]
+            half_b = wx * ux + wy * uy
+            disc = half_b**2 - (wx * wx + wy * wy - self.trigger**2)
+            if disc < 0:
+                return
+            s = max(-half_b + math.sqrt(disc), s)
+            if s > leg + 1e-9:
+                return
+            self.shoot(tuple(p + s / leg * (q - p) for p, q in zip(a, b, strict=True)))
+
+
+def local_items(plan, command):
+    frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
+    items = [i for i in plan.items if i.command == command]
+    x, y = frame.to_local([i.lon_deg for i in items], [i.lat_deg for i in items])
+    return np.column_stack([x, y, [i.alt_m for i in items]])
+
+
+def site_xy(plan, points):
+    """Local points of a plan's frame in the SITL-centred frame of the test shapes."""
+    frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
+    lon, lat = frame.to_wgs84(points[:, 0], points[:, 1])
+    return np.column_stack(SITE.to_local(lon, lat))
+
+
+# --- layers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("standoff", "height", "side"), [(10.0, 30.0, 0.65), (6.0, 45.0, 0.5), (15.0, 12.0, 0.8)]
+)
+def test_layer_count_and_spacing_follow_the_camera(standoff, height, side):
+    plan = plan_structure(
+        CAM, center=SITL, radius_m=12.0, height_m=height, standoff_m=standoff, side_overlap=side
+    )
+    vertical = CAM.footprint_m(standoff)[1]  # landscape: image height is vertical on the wall
+    spacing = vertical * (1 - side)
+    first, last = max(vertical / 2, 2.0), height - vertical / 2
+    if last <= first:  # one photo sees it all: one layer, in the middle
+        first = last = max(height / 2, 2.0)
+    expected = math.ceil((last - first) / spacing - 1e-9) + 1
+    layers = sorted({round(z, 2) for z in local_items(plan, Cmd.NAV_WAYPOINT)[:, 2]})
+    assert len(layers) == expected
+    assert layers[0] == pytest.approx(first, abs=0.01)
+    assert layers[-1] == pytest.approx(last, abs=0.01)
+    assert np.all(np.diff(layers) <= spacing + 0.01)
+    assert plan.capture.line_spacing_m == pytest.approx(spacing)
+    assert plan.settings["layers_alt_rel_m"] == layers
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    radius=st.floats(0.5, 40),
+    height=st.floats(3, 110),
+    standoff=st.floats(3, 25),
+    pitch=st.floats(-45, 20),
+    side=st.floats(0.2, 0.9),
+)
+def test_layers_stay_between_the_minimum_and_the_ceiling(radius, height, standoff, pitch, side):
+    try:
+        plan = plan_structure(
+            CAM,
+            center=SITL,
+            radius_m=radius,
+            height_m=height,
+            standoff_m=standoff,
+            gimbal_pitch_deg=pitch,
+            side_overlap=side,
+            ceiling_m=100.0,
+        )
+    except MissionError as exc:  # only the ceiling may refuse these
+        lo, hi = view_band_m(CAM, standoff, pitch)
+        assert height - hi > 100.0
+        assert "ceiling 100" in str(exc)
+        return
+    z = local_items(plan, Cmd.NAV_WAYPOINT)[:, 2]
+    assert z.min() >= 2.0 - 1e-9
+    assert z.max() <= 100.0 + 1e-9
+    lo, hi = view_band_m(CAM, standoff, pitch)
+    layers = sorted(set(np.round(z, 2)))
+    assert layers[-1] + hi >= height - 0.01  # the top is seen
+    assert np.all(np.diff(layers) <= (hi - lo) * (1 - side) + 0.01)
+
+
+def test_a_structure_above_the_ceiling_is_refused_naming_the_heights():
+    with pytest.raises(MissionError, match=r"top layer at 145\.0 m .* ceiling 120 m"):
+        plan_structure(CAM, center=SITL, radius_m=5.0, height_m=150.0, standoff_m=10.0)
+
+
+def test_a_low_stand_off_keeps_the_bottom_layer_at_the_minimum_height():
+    plan = plan_structure(CAM, center=SITL, radius_m=5.0, height_m=10.0, standoff_m=2.0)
+    assert local_items(plan, Cmd.NAV_WAYPOINT)[:, 2].min() == pytest.approx(2.0)
+
+
+# --- where it flies and where it looks -------------------------------------------------------
+
+
+def test_every_waypoint_and_chord_of_an_orbit_is_at_the_stand_off():
+    radius, standoff = 20.0, 10.0
+    plan = plan_structure(CAM, center=SITL, radius_m=radius, height_m=30.0, standoff_m=standoff)
+    wps = local_items(plan, Cmd.NAV_WAYPOINT)
+    xy = site_xy(plan, wps)
+    gap = np.hypot(xy[:, 0], xy[:, 1]) - radius
+    assert gap.min() >= standoff - 1e-3
+    assert gap.max() <= standoff * 1.011
+    for z in np.unique(np.round(wps[:, 2], 2)):
+        layer = xy[np.round(wps[:, 2], 2) == z]
+        assert LineString(layer).distance(Point(0, 0)) >= radius + standoff - 1e-3
+
+
+def test_the_orbit_of_a_footprint_keeps_the_stand_off_from_its_walls():
+    plan = plan_structure(CAM, footprint=RECT, height_m=20.0, standoff_m=8.0)
+    wall = Polygon([(-15, -8), (15, -8), (15, 8), (-15, 8)])
+    xy = site_xy(plan, local_items(plan, Cmd.NAV_WAYPOINT))
+    gaps = np.array([wall.distance(Point(p)) for p in xy])
+    assert gaps.min() >= 8.0 - 1e-3
+    assert gaps.max() <= 8.0 * 1.01
+    assert LineString(xy).distance(wall) >= 8.0 - 1e-3
+
+
+def test_the_camera_is_pointed_at_the_structure_axis_at_the_gimbal_pitch():
+    radius, standoff, pitch = 20.0, 10.0, -20.0
+    plan = plan_structure(
+        CAM,
+        center=SITL,
+        radius_m=radius,
+        height_m=30.0,
+        standoff_m=standoff,
+        gimbal_pitch_deg=pitch,
+    )
+    rois = local_items(plan, Cmd.DO_SET_ROI_LOCATION)
+    layers = plan.settings["layers_alt_rel_m"]
+    assert len(rois) == len(layers)  # one per layer: the ROI changes with the layer's height
+    assert np.hypot(*site_xy(plan, rois).T).max() < 0.01  # on the axis
+    expected = [z + (radius + standoff) * math.tan(math.radians(pitch)) for z in layers]
+    assert rois[:, 2] == pytest.approx(expected, abs=0.15)
+    assert not [i for i in plan.items if i.command == 196]  # never ROI_WPNEXT_OFFSET
+    mounts = [i for i in plan.items if i.command == Cmd.DO_MOUNT_CONTROL]
+    assert mounts
+    assert all(m.param1 == pitch for m in mounts)
+    assert plan.items[-2].command == Cmd.DO_SET_ROI_NONE
+
+
+def test_an_elongated_footprint_looks_at_points_along_its_long_axis():
+    plan = plan_structure(CAM, footprint=RECT, height_m=20.0, standoff_m=8.0)
+    rois = site_xy(plan, local_items(plan, Cmd.DO_SET_ROI_LOCATION))
+    assert np.abs(rois[:, 1]).max() < 0.01  # on the long axis (y = 0)
+    assert rois[:, 0].min() < -5 and rois[:, 0].max() > 5  # spread along it
+    assert np.abs(rois[:, 0]).max() <= 15.0
+
+
+def test_home_defaults_to_the_start_of_the_orbit_on_the_ground():
+    plan = plan_structure(CAM, center=SITL, radius_m=20.0, height_m=30.0, standoff_m=10.0)
+    assert plan.home.alt_amsl_m == 0.0
+    first = local_items(plan, Cmd.NAV_WAYPOINT)[0]
+    assert math.hypot(first[0], first[1]) < 0.01  # straight up from home into the first layer
+    xy = site_xy(plan, first[None, :])[0]
+    assert xy[1] < -29.0  # the southernmost point of the orbit
+    assert first[2] == pytest.approx(plan.settings["layers_alt_rel_m"][0])
+
+
+def test_a_given_home_starts_the_orbit_at_its_nearest_point():
+    east = SITE.point_to_wgs84(200.0, 0.0)
+    home = Home(lat_deg=east[1], lon_deg=east[0], alt_amsl_m=584.0)
+    plan = plan_structure(
+        CAM, center=SITL, radius_m=20.0, height_m=30.0, standoff_m=10.0, home=home
+    )
+    assert plan.home == home
+    first = site_xy(plan, local_items(plan, Cmd.NAV_WAYPOINT)[:1])[0]
+    assert first[0] > 29.0 and abs(first[1]) < 3.0
+
+
+# --- what the photos cover -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"center": SITL, "radius_m": 20.0, "height_m": 30.0, "standoff_m": 10.0},
+        {"center": SITL, "radius_m": 1.0, "height_m": 25.0, "standoff_m": 8.0},
+        {
+            "center": SITL,
+            "radius_m": 20.0,
+            "height_m": 30.0,
+            "standoff_m": 10.0,
+            "gimbal_pitch_deg": -25.0,
+        },
+        {"footprint": RECT, "height_m": 20.0, "standoff_m": 8.0},
+        {
+            "footprint": footprint((0, 0), (20, 0), (20, 10), (10, 10), (10, 25), (0, 25)),
+            "height_m": 15.0,
+            "gsd_cm": 0.3,
+        },
+        {"center": SITL, "radius_m": 10.0, "height_m": 12.0, "standoff_m": 10.0, "hover": True},
+    ],
+)
+def test_the_photos_cover_the_structure(kwargs):
+    plan = plan_structure(CAM, **kwargs)
+    frame, photos = flown_photos(plan)
+    coverage, gsd = surface_coverage(plan.target, CAM, photos, frame)
+    assert coverage >= 0.995
+    # the slant range along the pitched camera's axis; a footprint's corners are seen obliquely
+    at_axis = plan.capture.gsd_cm / math.cos(math.radians(kwargs.get("gimbal_pitch_deg", 0.0)))
+    assert at_axis * 0.995 <= gsd <= at_axis * (1.02 if "center" in kwargs else 1.2)
+
+
+def test_the_paper_flight_agrees_on_the_coverage():
+    plan = plan_structure(CAM, center=SITL, radius_m=20.0, height_m=30.0, standoff_m=10.0)
+    metrics = analyse(plan).metrics
+    assert metrics.coverage is not None and metrics.coverage >= 0.995
+    assert metrics.gsd_cm == pytest.approx(CAM.gsd_cm(10.0), rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("side_overlap", "gone", "most"), [(0.65, 0, 0.98), (0.65, -1, 0.98), (0.0, 1, 0.9)]
+)
+def test_coverage_drops_without_a_layer(side_overlap, gone, most):
+    plan = plan_structure(
+        CAM, center=SITL, radius_m=15.0, height_m=30.0, standoff_m=10.0, side_overlap=side_overlap
+    )
+    frame, photos = flown_photos(plan)
+    assert surface_coverage(plan.target, CAM, photos, frame)[0] >= 0.995
+    z = plan.settings["layers_alt_rel_m"][gone]
+    kept = [p for p in photos if abs(p.alt_rel_m - z) > 0.01]
+    assert len(kept) < len(photos)
+    assert surface_coverage(plan.target, CAM, kept, frame)[0] < most
+
+
+def test_photos_along_a_layer_are_spaced_by_the_trigger_distance_on_the_orbit():
+    radius, standoff = 20.0, 10.0
+    plan = plan_structure(CAM, center=SITL, radius_m=radius, height_m=10.0, standoff_m=standoff)
+    trigger = orbit_trigger_m(CAM, radius, standoff, 0.75)
+    assert plan.capture.trigger_distance_m == pytest.approx(trigger)
+    # a round wall curves away: a photo spans more of it than of a flat wall at the stand-off
+    assert trigger > CAM.footprint_m(standoff)[0] * 0.25 * (radius + standoff) / radius
+    _, photos = flown_photos(plan)
+    z0 = photos[0].alt_rel_m
+    layer = np.array([(p.x_m, p.y_m) for p in photos if p.alt_rel_m == z0])
+    steps = np.hypot(*np.diff(layer, axis=0).T)
+    assert steps[:-1] == pytest.approx(trigger, rel=1e-6)
+
+
+# --- inputs --------------------------------------------------------------------------------
+
+
+def test_gsd_gives_the_stand_off_and_a_given_stand_off_wins():
+    plan = plan_structure(CAM, center=SITL, radius_m=5.0, height_m=10.0, gsd_cm=0.3)
+    assert plan.capture.distance_m == pytest.approx(CAM.distance_for_gsd(0.3))
+    both = plan_structure(
+        CAM, center=SITL, radius_m=5.0, height_m=10.0, gsd_cm=0.3, standoff_m=12.0
+    )
+    assert both.capture.distance_m == 12.0
+    assert both.capture.gsd_cm == pytest.approx(CAM.gsd_cm(12.0))
+
+
+def test_the_target_describes_the_structure():
+    plan = plan_structure(CAM, center=SITL, radius_m=5.0, height_m=10.0, standoff_m=5.0)
+    assert plan.pattern == "structure"
+    assert plan.target.kind == "structure"
+    assert plan.target.geometry == {"type": "Point", "coordinates": list(SITL)}
+    assert (plan.target.radius_m, plan.target.height_min_m, plan.target.height_max_m) == (
+        5.0,
+        0.0,
+        10.0,
+    )
+    assert plan.capture.distance_m == 5.0
+    other = plan_structure(CAM, footprint=RECT, height_m=10.0, standoff_m=5.0)
+    assert other.target.geometry == RECT and other.target.radius_m is None
+
+
+BOWTIE = footprint((0, 0), (20, 20), (20, 0), (0, 20))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"radius_m": -3.0}, r"radius -3\.0 m"),
+        ({"height_m": -5.0}, r"height -5\.0 m"),
+        ({"front_overlap": 1.2}, r"front overlap 120 % is outside 0\.\.<100 %"),
+        ({"side_overlap": -0.1}, r"side overlap -10 %"),
+        ({"center": (-35.363261, 149.165230)}, r"latitude 149\.16523 is outside -90\.\.90"),
+        ({"standoff_m": 0.0}, r"stand-off 0\.0 m must be a number > 0"),
+        ({"standoff_m": None}, r"neither was given"),
+        ({"gsd_cm": -1.0, "standoff_m": None}, r"GSD -1\.0 cm/px"),
+        ({"gimbal_pitch_deg": -80.0}, r"gimbal pitch -80\.0° is outside"),
+        ({"center": None}, r"give either center"),
+        ({"center": None, "radius_m": None, "footprint": BOWTIE}, r"Self-intersection"),
+        (
+            {
+                "center": None,
+                "radius_m": None,
+                "footprint": {
+                    "type": "LineString",
+                    "coordinates": [[149.1, -35.3], [149.2, -35.3]],
+                },
+            },
+            r"expected Polygon, got LineString",
+        ),
+        ({"footprint": RECT}, r"give either center"),
+        ({"ceiling_m": 1.0}, r"ceiling 1\.0 m"),
+    ],
+)
+def test_bad_inputs_are_refused_naming_the_value(kwargs, message):
+    args = {"center": SITL, "radius_m": 10.0, "height_m": 20.0, "standoff_m": 10.0} | kwargs
+    with pytest.raises(MissionError, match=message) as info:
+        plan_structure(CAM, **args)
+    assert "\n" not in str(info.value)
