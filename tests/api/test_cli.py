@@ -149,7 +149,7 @@ def test_plan_each_pattern_writes_a_readable_plan(
     code, stdout, err = run(capsys, *argv)
     assert code == 0, err
     assert f"wrote {out}" in stdout
-    assert stdout.strip().splitlines()[-1].startswith(f"{pattern} ")
+    assert stdout.strip().splitlines()[-1].startswith(pattern)
     assert "photos" in stdout and "coverage" in stdout
     plan = read(out)
     assert plan.pattern == pattern
