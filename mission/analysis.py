@@ -21,7 +21,7 @@ from mission.camera import Camera
 from mission.geodesy import LocalFrame
 from mission.items import Cmd, Frame, MissionItem
 from mission.plan import Home, Plan, Vehicle
-from mission.route import Point3, path_time_s
+from mission.route import Point3, path_time_s, trigger_fractions
 
 
 @dataclass(frozen=True)
@@ -257,25 +257,11 @@ class _Flyer:
 
     def _photos_along(self, a: Point3, b: Point3) -> None:
         """Photos wherever the horizontal distance from the last one reaches the trigger distance."""
-        d = self.trigger_m
-        ab = np.subtract(b[:2], a[:2])
-        length = float(np.hypot(*ab))
-        u = ab / length
         last = self.last_photo if self.last_photo is not None else a
-        # First trigger on this leg: where the leg leaves the circle of radius d around the last photo.
-        w = np.subtract(a[:2], last[:2])
-        bq = float(np.dot(w, u))
-        cq = float(np.dot(w, w)) - d * d
-        disc = bq * bq - cq
-        if disc < 0:
-            return
-        s0 = max(-bq + math.sqrt(disc), 0.0)
-        if s0 > length + 1e-9:
-            return
-        s = s0 + d * np.arange(math.floor((length - s0) / d + 1e-9) + 1)
-        for si in s:
-            f = float(si) / length
-            self._photo((a[0] + f * ab[0], a[1] + f * ab[1], a[2] + f * (b[2] - a[2])))
+        for f in trigger_fractions(a, b, last, self.trigger_m):
+            self._photo(
+                (a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2]))
+            )
 
     def _photo(self, at: Point3) -> None:
         if self.roi is not None:

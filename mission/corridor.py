@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from typing import Any
@@ -15,7 +16,7 @@ from mission.camera import Camera
 from mission.errors import MissionError
 from mission.geodesy import LocalFrame, shape_lonlat
 from mission.plan import Home, Plan, Target, Vehicle
-from mission.route import Flight, Pass, build_plan, capture_span
+from mission.route import Flight, Pass, build_plan, capture_span, trigger_fractions
 from mission.survey import nadir_setup
 
 
@@ -29,6 +30,25 @@ def _extend(line: LineString, start_m: float, end_m: float) -> LineString:
         d = pts[-1] - pts[-2]
         pts[-1] = pts[-1] + d / np.linalg.norm(d) * end_m
     return LineString(pts)
+
+
+def _capture_end(lane: LineString, length_m: float, trigger_m: float, along_m: float) -> float:
+    """Where to stop the camera on ``lane`` so its last photo covers ``length_m`` from its start.
+
+    Around bends the trigger fires on straight-line distance from the last photo, so photos
+    drift later along the path than every ``trigger_m``: follow them as the autopilot would.
+    """
+    pts = [(x, y, 0.0) for x, y in lane.coords]
+    last = pts[0]
+    travelled = 0.0
+    for a, b in itertools.pairwise(pts):
+        leg = math.dist(a, b)
+        for f in trigger_fractions(a, b, last, trigger_m):
+            last = (a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), 0.0)
+            if travelled + f * leg >= length_m - along_m / 2.0:
+                return min(travelled + f * leg + min(0.5, 0.05 * trigger_m), lane.length)
+        travelled += leg
+    return lane.length
 
 
 def corridor_polygon(line: LineString, width_m: float) -> Any:
@@ -78,7 +98,9 @@ def plan_corridor(
         home = Home(lat_deg=lat, lon_deg=lon)
     frame = LocalFrame(home.lon_deg, home.lat_deg)
     centre = LineString(np.asarray(frame.geom_to_local(geom).coords)[:, :2])
-    centre = shapely.remove_repeated_points(centre, 0.01)
+    centre = shapely.simplify(
+        shapely.remove_repeated_points(centre, 0.01), 0.01
+    )  # no collinear vertices
     spacing = setup.capture.line_spacing_m
     n = max(1, math.ceil(width_m / spacing - 1e-9))
     offsets = (np.arange(n) - (n - 1) / 2.0) * spacing
@@ -90,13 +112,19 @@ def plan_corridor(
             if abs(offset) < 1e-9
             else centre.offset_curve(float(offset), join_style="mitre", mitre_limit=3.0)
         )
+        if lane.geom_type == "MultiLineString":  # GEOS splits at nearly straight joins
+            lane = shapely.line_merge(lane)
         if lane.is_empty or lane.geom_type != "LineString" or lane.length < 1e-3:
             continue
-        start, stop = capture_span(
+        start, _ = capture_span(
             0.0, lane.length, 0.0, lane.length, setup.capture.trigger_distance_m, along
         )
-        lane = _extend(lane, 0.0, max(stop - lane.length, 0.0))
-        lane = substring(lane, start, stop)
+        lane = substring(_extend(lane, 0.0, along), start, lane.length + along)
+        lane = substring(
+            lane,
+            0.0,
+            _capture_end(lane, lane.length - along, setup.capture.trigger_distance_m, along),
+        )
         if i % 2:
             lane = lane.reverse()
         pts = [(float(x), float(y), setup.altitude_m) for x, y in lane.coords]

@@ -134,6 +134,30 @@ def return_time_s(start: Point3, vehicle: Vehicle) -> float:
     return climb + horizontal + descent
 
 
+def trigger_fractions(a: Point3, b: Point3, last: Point3, trigger_m: float) -> list[float]:
+    """Where on the leg a→b (as fractions) a distance trigger fires, the last photo being at ``last``.
+
+    ArduPilot fires when the horizontal distance from the last photo reaches the trigger
+    distance, so after a bend the next photo comes where the leg leaves a circle of that
+    radius around the last one, and then every trigger distance along the leg.
+    """
+    ab = np.subtract(b[:2], a[:2])
+    length = float(np.hypot(*ab))
+    if length < 1e-9 or trigger_m <= 0:
+        return []
+    u = ab / length
+    w = np.subtract(a[:2], last[:2])
+    bq = float(np.dot(w, u))
+    disc = bq * bq - (float(np.dot(w, w)) - trigger_m * trigger_m)
+    if disc < 0:
+        return []
+    first = max(-bq + math.sqrt(disc), 0.0)
+    if first > length + 1e-9:
+        return []
+    at = first + trigger_m * np.arange(math.floor((length - first) / trigger_m + 1e-9) + 1)
+    return [float(x) / length for x in at]
+
+
 def _split_pass(p: Pass, fraction: float) -> tuple[Pass, Pass]:
     """Cut a pass's camera stretch at ``fraction`` of its length (0 < fraction < 1)."""
     pts = np.asarray(p.points, float)
@@ -289,9 +313,10 @@ def build_plan(
             # One pass alone is too long for a battery: cut it, or give up if it cannot be cut.
             p = queue[0]
             if len(p.points) < 2 or p.length_m() < 2 * flight.capture.trigger_distance_m:
+                x, y, _ = p.all_points()[0]
                 raise MissionError(
-                    f"one {pattern} pass {p.length_m():.0f} m long does not fit in one sortie "
-                    f"(endurance {vehicle.endurance_s:.0f} s, {vehicle.max_items} items): "
+                    f"the {pattern} part {math.hypot(x, y):.0f} m from home cannot be flown within one "
+                    f"sortie (endurance {vehicle.endurance_s:.0f} s, {vehicle.max_items} items): "
                     "plan from a home nearer the target or give a longer endurance"
                 )
             queue[:1] = list(_split_pass(p, 0.5))
