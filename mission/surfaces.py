@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -318,11 +318,30 @@ def footprints(
     return Footprints(poly, ip, jf, camera.gsd_cm(1.0) * distance, on_axis)
 
 
-def _photo_outlines(fp: Footprints, surface: Surface) -> np.ndarray:
-    """One polygon per run of pieces of the same photo on neighbouring facets (their exact union).
+@dataclass(frozen=True)
+class _Chains:
+    """Outlines that span an interval of s each, as lower and upper chains ascending in s."""
+
+    low: np.ndarray  # (N, 2) vertices of the lower chains
+    low_of: np.ndarray  # (N,) the outline of each, ascending
+    up: np.ndarray  # (M, 2) vertices of the upper chains, from the lower chain's ends
+    up_of: np.ndarray  # (M,)
+
+    def rings(self, which: np.ndarray) -> np.ndarray:
+        """Polygons of the outlines ``which`` (ascending indices)."""
+        pick_low, pick_up = np.isin(self.low_of, which), np.isin(self.up_of, which)
+        xy = np.vstack([self.low[pick_low], self.up[pick_up]])
+        of = np.concatenate([self.low_of[pick_low], self.up_of[pick_up]])
+        order = np.lexsort((np.r_[np.arange(pick_low.sum()), -1 - np.arange(pick_up.sum())], of))
+        rings = shapely.linearrings(xy[order], indices=np.searchsorted(which, of[order]))
+        return np.asarray(shapely.polygons(rings))
+
+
+def _photo_outlines(fp: Footprints, surface: Surface) -> _Chains:
+    """One outline per run of pieces of the same photo on neighbouring facets (their union).
 
     Neighbouring pieces of one photo share their boundary on the facets' common edge, so
-    the union is the pieces' lower chains left to right, then their upper chains back.
+    the union is bounded by the pieces' lower chains, left to right, and upper chains.
     """
     m, k, _ = fp.pieces.shape
     s, z = fp.pieces[..., 0], fp.pieces[..., 1]
@@ -351,41 +370,146 @@ def _photo_outlines(fp: Footprints, surface: Surface) -> np.ndarray:
         np.repeat(group, k),
     )
     sort = np.lexsort(keys)
-    rings = shapely.linearrings(rolled.reshape(-1, 2)[sort], indices=keys[3][sort])
-    return np.asarray(shapely.polygons(rings))
+    xy, outline, on_top = rolled.reshape(-1, 2)[sort], keys[3][sort], keys[2][sort]
+    low, low_of = xy[~on_top], outline[~on_top]
+    n = int(outline[-1]) + 1
+    ends = np.searchsorted(low_of, np.arange(n)), np.searchsorted(low_of, np.arange(n), "right") - 1
+    # Upper chains run right to left: reverse them, from the lower chain's first vertex to its last.
+    pick = np.nonzero(on_top)[0]
+    up = np.vstack([low[ends[0]], xy[pick], low[ends[1]]])
+    up_of = np.concatenate([np.arange(n), outline[pick], np.arange(n)])
+    order = np.lexsort((np.concatenate([np.full(n, -np.inf), -pick, np.full(n, np.inf)]), up_of))
+    return _Chains(low, low_of, up[order], up_of[order])
 
 
-def _merge_rectangles(polys: np.ndarray) -> np.ndarray:
-    """Replace upright rectangles on the same heights by the union of their s-intervals.
+def _segment_pick(key: np.ndarray, value: np.ndarray, count: int, top: bool) -> np.ndarray:
+    """For each segment 0..count-1 of ``key``, the index of its largest (or smallest) value."""
+    order = np.lexsort((value if top else -value, key))
+    last = np.searchsorted(key[order], np.arange(count), side="right") - 1
+    return order[last]
 
-    A polygon within 1e-4 of its bounding box's area counts as that box (a level
-    camera whose heading is a few thousandths of a degree off the wall's normal, as
-    headings are true and the frame's north is not, away from home); boxes whose
-    heights agree within a millimetre share a row, and a merged box keeps only the
-    heights all of its boxes cover.
+
+def _envelope(
+    cuts: np.ndarray, k: np.ndarray, left: np.ndarray, right: np.ndarray, top: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Upper (``top``) or lower envelope of the lines ``(left, right)`` over intervals ``k``.
+
+    Keeps the lines on top at each interval's two ends, meeting where they cross, and
+    returns the chain's points and the places where some other line rises above it
+    (cut there and try again; exact once there are none).
     """
-    bounds = shapely.bounds(polys)
-    box_area = (bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])
-    is_rect = np.abs(shapely.area(polys) - box_area) <= 1e-4 * box_area
-    rect = bounds[is_rect]
-    if len(rect) < 2:
-        return polys
-    band = np.round(rect[:, [1, 3]], 3)
-    order = np.lexsort((rect[:, 0], band[:, 1], band[:, 0]))
-    rect, band = rect[order], band[order]
-    merged: list[list[float]] = [list(rect[0])]
-    for i in range(1, len(rect)):
-        last = merged[-1]
-        if np.any(band[i] != band[i - 1]) or rect[i, 0] > last[2]:
-            merged.append(list(rect[i]))
-        else:
-            last[1], last[2], last[3] = (
-                max(last[1], rect[i, 1]),
-                max(last[2], rect[i, 2]),
-                min(last[3], rect[i, 3]),
-            )
-    boxes = shapely.box(*np.asarray(merged).T)
-    return np.concatenate([polys[~is_rect], np.atleast_1d(boxes)])
+    count = len(cuts) - 1
+    i, j = _segment_pick(k, left, count, top), _segment_pick(k, right, count, top)
+    li, ri, lj, rj = left[i], right[i], left[j], right[j]
+    slope = (ri - li) - (rj - lj)
+    t = (lj - li) / np.where(np.abs(slope) > 1e-12, slope, np.inf)
+    cross = (t > 0) & (t < 1)
+    t = np.where(cross, t, 0.5)
+    s0, s1 = cuts[:-1], cuts[1:]
+    probe = li + t * (ri - li)
+    others = left + t[k] * (right - left)
+    best = others[_segment_pick(k, others, count, top)]
+    missed = (best > probe + 1e-9) if top else (best < probe - 1e-9)
+    pts = np.stack(
+        [
+            np.column_stack([s0, li]),
+            np.column_stack([s0 + t * (s1 - s0), probe]),
+            np.column_stack([s1, rj]),
+        ],
+        axis=1,
+    )
+    chain = pts[np.column_stack([np.ones_like(cross), cross, np.ones_like(cross)])]
+    return chain, (s0 + t * (s1 - s0))[missed]
+
+
+def _merge_run(low: np.ndarray, up: np.ndarray, low_of: np.ndarray, up_of: np.ndarray) -> Any:
+    """The union of consecutive outlines, or None where it is not one band along s.
+
+    ``low``/``up`` hold the outlines' lower and upper chains, each ascending in s, and
+    ``low_of``/``up_of`` the outline (0..n-1) of each vertex. Where all outlines present
+    at an s share a height the union there is one interval, bounded by the lower
+    envelope of the lower chains and the upper envelope of the upper ones.
+    """
+    n = int(low_of[-1]) + 1
+    low, up = low.copy(), up.copy()
+    low[:, 0], up[:, 0] = np.round(low[:, 0], 6), np.round(up[:, 0], 6)  # one s per step
+    ends = (
+        low[np.searchsorted(low_of, np.arange(n))],
+        low[np.searchsorted(low_of, np.arange(n), side="right") - 1],
+    )
+    cuts = np.unique(np.concatenate([low[:, 0], up[:, 0]]))
+    shift = float(cuts[-1] - cuts[0]) + 1.0
+    for _ in range(10):
+        a, b = np.searchsorted(cuts, ends[0][:, 0]), np.searchsorted(cuts, ends[1][:, 0])
+        spans = b - a
+        owner = np.repeat(np.arange(n), spans)
+        k = np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans - a, spans)
+        if len(np.unique(k)) < len(cuts) - 1:  # a gap along s
+            return None
+        # Every chain at the ends of the intervals it spans, in one call per chain kind
+        # (outline m shifted by m·shift along s): read a quarter in from either end and
+        # extend the line to the ends, so vertical steps in a chain do not matter.
+        q1 = 0.75 * cuts[k] + 0.25 * cuts[k + 1] + owner * shift
+        q3 = 0.25 * cuts[k] + 0.75 * cuts[k + 1] + owner * shift
+        values = []
+        for chain, of in ((low, low_of), (up, up_of)):
+            xp, fp = chain[:, 0] + of * shift, chain[:, 1]
+            v1, v3 = np.interp(q1, xp, fp), np.interp(q3, xp, fp)
+            values += [1.5 * v1 - 0.5 * v3, 1.5 * v3 - 0.5 * v1]
+        low_l, low_r, up_l, up_r = values
+        for lows, ups in ((low_l, up_l), (low_r, up_r)):
+            top = lows[_segment_pick(k, lows, len(cuts) - 1, True)]
+            bottom = ups[_segment_pick(k, ups, len(cuts) - 1, False)]
+            if np.any(top > bottom + 1e-6):
+                return None
+        upper, more_up = _envelope(cuts, k, up_l, up_r, True)
+        lower, more_low = _envelope(cuts, k, low_l, low_r, False)
+        if not len(more_up) and not len(more_low):
+            break
+        cuts = np.unique(np.concatenate([cuts, more_up, more_low]))
+    merged = shapely.Polygon(np.round(np.vstack([lower, upper[::-1]]), 9))  # no 1e-13 crossings
+    return merged if merged.is_valid else None
+
+
+def _row_unions(ch: _Chains) -> list[Any]:
+    """Polygons covering the outlines: runs of consecutive overlapping ones merged into one."""
+    low, low_of, up, up_of = ch.low, ch.low_of, ch.up, ch.up_of
+    n = int(low_of[-1]) + 1
+    low_at = np.searchsorted(low_of, np.arange(n + 1))
+    up_at = np.searchsorted(up_of, np.arange(n + 1))
+    lo, hi = low[low_at[:-1], 0], low[low_at[1:] - 1, 0]
+    # Neighbours join where they overlap along s and, at both ends of the overlap, in height.
+    shift = float(hi.max() - lo.min()) + 1.0
+    a, b = np.maximum(lo[:-1], lo[1:]), np.minimum(hi[:-1], hi[1:])
+    joinable = b - a > 1e-6
+    for at in (a + 1e-3 * (b - a), b - 1e-3 * (b - a)):
+        z = [
+            np.interp(at + (np.arange(n - 1) + step) * shift, c[:, 0] + of * shift, c[:, 1])
+            for step in (0, 1)
+            for c, of in ((low, low_of), (up, up_of))
+        ]
+        joinable &= np.maximum(z[0], z[2]) <= np.minimum(z[1], z[3]) + 1e-6
+    cuts = (np.nonzero(~joinable)[0] + 1).tolist()
+    out: list[Any] = []
+    single: list[int] = []
+
+    def merge(begin: int, end: int) -> None:
+        if end - begin == 1:
+            single.append(begin)
+            return
+        ls, us = slice(low_at[begin], low_at[end]), slice(up_at[begin], up_at[end])
+        merged = _merge_run(low[ls], up[us], low_of[ls] - begin, up_of[us] - begin)
+        if merged is not None:
+            out.append(merged)
+        else:  # not one band (photos seeing it from far apart, or just touching): halve
+            merge(begin, (begin + end) // 2)
+            merge((begin + end) // 2, end)
+
+    for begin, end in zip([0, *cuts], [*cuts, n], strict=True):
+        merge(begin, end)
+    if single:
+        out += list(ch.rings(np.asarray(single)))
+    return out
 
 
 def surface_coverage(
@@ -414,7 +538,7 @@ def surface_coverage(
     )
     if len(fp.photo) == 0:
         return 0.0, None
-    polys = _merge_rectangles(_photo_outlines(fp, surface))
+    polys = _row_unions(_photo_outlines(fp, surface))
     rect = shapely.box(0.0, surface.z_min, surface.perimeter_m, surface.z_max)
     covered = shapely.intersection(shapely.union_all(polys), rect).area
     order = np.lexsort((fp.gsd_cm, ~fp.on_axis, fp.photo))  # on the axis first, else the finest

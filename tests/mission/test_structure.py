@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
@@ -11,9 +12,9 @@ from mission.camera import PRESETS
 from mission.errors import MissionError
 from mission.geodesy import LocalFrame
 from mission.items import Cmd
-from mission.plan import Home
+from mission.plan import Home, Target
 from mission.structure import orbit_trigger_m, plan_structure
-from mission.surfaces import surface_coverage, view_band_m
+from mission.surfaces import footprints, surface_coverage, target_surface, view_band_m
 
 CAM = PRESETS["phantom4-rtk"]
 SITL = (149.165230, -35.363261)  # lon, lat of ArduPilot SITL's home
@@ -401,3 +402,40 @@ def test_bad_inputs_are_refused_naming_the_value(kwargs, message):
     with pytest.raises(MissionError, match=message) as info:
         plan_structure(CAM, **args)
     assert "\n" not in str(info.value)
+
+
+# --- the coverage figure itself --------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    pitch=st.floats(-40, 20),
+    step=st.floats(0.05, 0.6),
+    jitter=st.floats(0, 20),
+)
+def test_joining_footprints_row_by_row_keeps_their_union(seed, pitch, step, jitter):
+    """surface_coverage merges footprints before the union; the plain union must agree."""
+    rng = np.random.default_rng(seed)
+    target = Target(
+        kind="structure",
+        geometry={"type": "Point", "coordinates": list(SITL)},
+        radius_m=12.0,
+        height_min_m=0.0,
+        height_max_m=20.0,
+    )
+    photos = []
+    for z in rng.uniform(1.0, 25.0, size=rng.integers(1, 5)):
+        angles = np.cumsum(rng.uniform(0.2, 1.8, size=40) * step)
+        distance = 12.0 + rng.uniform(4.0, 15.0)
+        for a in angles[angles < 2 * math.pi]:
+            yaw = math.degrees(math.atan2(-math.cos(a), -math.sin(a))) + rng.normal(0, jitter)
+            photos.append(
+                Photo(distance * math.cos(a), distance * math.sin(a), z, yaw, pitch, 0, 0, 0)
+            )
+    coverage, gsd = surface_coverage(target, CAM, photos, SITE)
+    surface = target_surface(target, SITE)
+    pieces = footprints(surface, CAM, photos).pieces
+    plain = shapely.union_all(shapely.polygons(pieces)).area if len(pieces) else 0.0
+    assert coverage == pytest.approx(plain / (surface.perimeter_m * 20.0), abs=1e-6)
+    assert (gsd is None) == (len(pieces) == 0)
