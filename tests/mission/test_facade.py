@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
-from mission.analysis import Photo
+from mission.analysis import Photo, analyse
 from mission.camera import PRESETS
 from mission.errors import MissionError
 from mission.facade import TURNAROUND_M, plan_facade
@@ -295,6 +295,16 @@ def test_the_photos_cover_the_facade(geometry, kwargs):
     # photos past the ends and round corners see the wall off their centre, farther away
     worst = 1.05 if geometry is STRAIGHT else 1.2
     assert plan.capture.gsd_cm * 0.999 <= gsd <= plan.capture.gsd_cm * worst
+
+
+@pytest.mark.parametrize("geometry", [STRAIGHT, INSIDE_CORNER, ZIGZAG])
+def test_the_paper_flight_agrees_on_the_coverage(geometry):
+    plan = plan_facade(geometry, CAM, height_min_m=0.0, height_max_m=20.0, standoff_m=10.0)
+    metrics = analyse(plan).metrics
+    frame, photos = flown_photos(plan)
+    assert metrics.photos == len(photos)
+    assert metrics.coverage == pytest.approx(surface_coverage(plan.target, CAM, photos, frame)[0])
+    assert metrics.coverage >= 0.995
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
