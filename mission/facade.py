@@ -197,6 +197,11 @@ def plan_facade(
     else:
         hx, hy = frame0.point_to_local(home.lon_deg, home.lat_deg)
         backwards = math.hypot(*(lead_out - (hx, hy))) < math.hypot(*(lead_in - (hx, hy)))
+        if LineString([(hx, hy), lead_out if backwards else lead_in]).intersects(LineString(pts)):
+            raise MissionError(
+                f"home ({home.lon_deg:.6f}, {home.lat_deg:.6f}) is on the other side of the facade "
+                f"from the flight ({side} of the line): the flight to the first row would cross it"
+            )
     frame = LocalFrame(home.lon_deg, home.lat_deg)
 
     def local(xy: np.ndarray) -> list[tuple[float, float]]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from shapely.geometry import Point, Polygon
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.polygon import orient
 
 from mission.camera import Camera, check_overlap
@@ -238,6 +238,12 @@ def plan_structure(
     else:
         hx, hy = shape.frame.point_to_local(home.lon_deg, home.lat_deg)
         start = int(np.argmin(np.hypot(ring[:, 0] - hx, ring[:, 1] - hy)))
+        if LineString([(hx, hy), ring[start]]).intersects(shape.outline):
+            raise MissionError(
+                f"home ({home.lon_deg:.6f}, {home.lat_deg:.6f}) is inside the structure or behind "
+                "it from the orbit: the flight to the first layer would cross it; "
+                "put home outside, in sight of the orbit"
+            )
     frame = LocalFrame(home.lon_deg, home.lat_deg)
 
     def local(xy: np.ndarray) -> np.ndarray:

@@ -2,15 +2,21 @@
 
 A structure (a cylinder, or a prism on its footprint polygon) and a facade (a vertical
 face standing on a line) are made of vertical planar facets. Unrolled, the surface is a
-plane: ``s`` metres along the perimeter (structure, counter-clockwise from the facet
-after the easternmost point of a circle or from the footprint's first vertex) or along
-the line (facade, from its first point), and ``z`` metres above home. Heights above
-ground are taken as heights above home: the ground is assumed flat at home's elevation.
+plane: ``s`` metres along the perimeter (structure, counter-clockwise from a circle's
+east point or from the footprint's first vertex) or along the line (facade, from its
+first point), and ``z`` metres above home. Heights above ground are taken as heights
+above home: the ground is assumed flat at home's elevation.
 
 A photo's footprint on a facet is the part of the facet inside the camera's view
 pyramid (landscape: the horizontal field of view comes from the sensor width, the
 vertical one from the sensor height), cut to the target's heights and to the range
 limit. Occlusion (one part of a concave building hiding another) is not modelled.
+Yaw is taken as a heading in the frame's grid (a few thousandths of a degree from
+true heading within a kilometre of home).
+
+The covered area is the union of all footprints, computed exactly but cheaply: the
+pieces of one photo are joined across facet edges, consecutive photos of a row into
+one band (envelopes of their edges), and only those bands go to ``shapely.union_all``.
 """
 
 from __future__ import annotations

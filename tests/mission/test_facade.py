@@ -270,6 +270,16 @@ def test_a_given_home_starts_the_rows_at_the_nearer_end():
     assert first[0] > 60.0
 
 
+def test_a_home_behind_the_facade_is_refused():
+    behind = SITE.point_to_wgs84(30.0, -5.0)  # just south of a wall flown from the north
+    home = Home(lat_deg=behind[1], lon_deg=behind[0])
+    with pytest.raises(MissionError, match=r"other side of the facade from the flight \(left"):
+        plan_facade(STRAIGHT, CAM, height_min_m=0.0, height_max_m=20.0, standoff_m=10.0, home=home)
+    plan_facade(
+        STRAIGHT, CAM, height_min_m=0.0, height_max_m=20.0, standoff_m=10.0, home=home, side="right"
+    )
+
+
 # --- what the photos cover -----------------------------------------------------------------
 
 

@@ -267,6 +267,13 @@ def test_a_given_home_starts_the_orbit_at_its_nearest_point():
     assert first[0] > 29.0 and abs(first[1]) < 3.0
 
 
+def test_a_home_inside_the_structure_is_refused():
+    inside = SITE.point_to_wgs84(5.0, 0.0)
+    home = Home(lat_deg=inside[1], lon_deg=inside[0])
+    with pytest.raises(MissionError, match=r"home \(149\.1652\d+, -35\.3632\d+\) is inside"):
+        plan_structure(CAM, center=SITL, radius_m=20.0, height_m=30.0, standoff_m=10.0, home=home)
+
+
 # --- what the photos cover -----------------------------------------------------------------
 
 
