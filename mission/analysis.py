@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,19 +101,17 @@ class Analysis:
 def analyse(plan: Plan) -> Analysis:
     """Fly ``plan`` on paper and measure it."""
     frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
-    photos: list[Photo] = []
+    shots: list[tuple[float, float, float, float, float, int]] = []
     per_sortie: list[SortieMetrics] = []
     paths: list[tuple[tuple[float, float, float], ...]] = []
     warnings: list[str] = []
     for index, sortie in enumerate(plan.sorties):
         flyer = _Flyer(plan.home, plan.vehicle, frame, index)
         flyer.fly(sortie)
-        photos += flyer.photos
+        shots += [(*shot, index) for shot in flyer.shots]
         warnings += flyer.warnings
         per_sortie.append(
-            SortieMetrics(
-                flyer.distance_m(), flyer.duration_s(), len(flyer.photos), len(sortie) + 1
-            )
+            SortieMetrics(flyer.distance_m(), flyer.duration_s(), len(flyer.shots), len(sortie) + 1)
         )
         lon, lat = frame.to_wgs84(*np.asarray([p[:2] for p in flyer.path]).T)
         paths.append(
@@ -122,10 +120,10 @@ def analyse(plan: Plan) -> Analysis:
                 for a, b, p in zip(lon, lat, flyer.path, strict=True)
             )
         )
-    lonlat = frame.to_wgs84(np.array([p.x_m for p in photos]), np.array([p.y_m for p in photos]))
+    lons, lats = frame.to_wgs84([s[0] for s in shots], [s[1] for s in shots])
     photos = [
-        replace(p, lon_deg=float(lon), lat_deg=float(lat))
-        for p, lon, lat in zip(photos, lonlat[0], lonlat[1], strict=True)
+        Photo(x, y, alt, yaw, pitch, float(lon), float(lat), sortie)
+        for (x, y, alt, yaw, pitch, sortie), lon, lat in zip(shots, lons, lats, strict=True)
     ]
     gsd, coverage, footprints = _photo_quality(plan, frame, photos)
     metrics = PlanMetrics(
@@ -160,13 +158,14 @@ class _Flyer:
         self.path: list[Point3] = [(0.0, 0.0, 0.0)]
         self.leg_speeds: list[float] = []
         self.extra_s = 0.0  # holds, hovering for photos, slow landing
-        self.photos: list[Photo] = []
+        self.shots: list[tuple[float, float, float, float, float]] = []  # x, y, alt, yaw, pitch
         self.warnings: list[str] = []
         self.trigger_m = 0.0
         self.last_photo: Point3 | None = None
         self.pitch = -90.0  # a mapping camera looks down until told otherwise
         self.roi: Point3 | None = None
         self.fixed_yaw: float | None = None
+        self.yaw_since_nav = False  # a CONDITION_YAW started since the last NAV command
         self.heading = 0.0
         self.ended = False
 
@@ -208,7 +207,11 @@ class _Flyer:
             self._go((target[0], target[1], self.here[2]))
             self._land()
         elif item.is_nav and item.has_position:
-            self.fixed_yaw = None  # ArduPilot resets a fixed yaw at each new waypoint
+            # A new waypoint takes the yaw back, unless a CONDITION_YAW started just before it:
+            # Copter re-asserts that heading while the command runs, and keeps it afterwards.
+            if not self.yaw_since_nav:
+                self.fixed_yaw = None
+            self.yaw_since_nav = False
             self._go(self._local(item))
             if cmd in (Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME):
                 self.extra_s += max(item.param1, 0.0)
@@ -240,6 +243,7 @@ class _Flyer:
         elif cmd == Cmd.DO_SET_ROI_NONE:
             self.roi = None
         elif cmd == Cmd.CONDITION_YAW:
+            self.yaw_since_nav = True
             self.fixed_yaw = (
                 item.param1 % 360.0 if item.param4 == 0 else (self.heading + item.param1) % 360.0
             )
@@ -271,7 +275,7 @@ class _Flyer:
         else:
             yaw = self.fixed_yaw if self.fixed_yaw is not None else self.heading
             pitch = self.pitch
-        self.photos.append(Photo(at[0], at[1], at[2], yaw, pitch, 0.0, 0.0, self.sortie))
+        self.shots.append((at[0], at[1], at[2], yaw, pitch))
         self.last_photo = at
 
     def _return_home(self) -> None:
@@ -355,6 +359,7 @@ def _merged_runs(photos: Sequence[Photo], quads: Sequence[np.ndarray | None]) ->
     shapes: list[Any] = []
     run: list[np.ndarray] = []
     key: tuple[Any, ...] | None = None
+    prev_centre = np.zeros(2)
 
     def flush() -> None:
         if len(run) == 1:
@@ -365,20 +370,21 @@ def _merged_runs(photos: Sequence[Photo], quads: Sequence[np.ndarray | None]) ->
     for photo, quad in zip(photos, quads, strict=True):
         if quad is None:
             continue
+        centre = (quad[0] + quad[2]) / 2.0
         nadir = photo.pitch_deg <= -89.99
         this_key = (
             (photo.sortie, round(photo.yaw_deg, 3), round(photo.alt_rel_m, 3)) if nadir else None
         )
         if run and this_key is not None and this_key == key:
-            step = quad.mean(axis=0) - run[-1].mean(axis=0)
-            length = float(np.linalg.norm(quad[3] - quad[0]))
-            heading = (quad[3] - quad[0]) / length
-            lateral = abs(step[0] * heading[1] - step[1] * heading[0])
-            if lateral < 1e-6 and float(np.linalg.norm(step)) < length:
+            hx, hy = quad[3] - quad[0]  # the footprint's along-track side
+            length = math.hypot(hx, hy)
+            sx, sy = centre - prev_centre
+            if abs(sx * hy - sy * hx) < 1e-6 * length and math.hypot(sx, sy) < length:
                 run.append(quad)
+                prev_centre = centre
                 continue
         flush()
-        run, key = [quad], this_key
+        run, key, prev_centre = [quad], this_key, centre
     flush()
     return shapes
 
@@ -408,10 +414,17 @@ def _photo_quality(
         coverage = (
             float(shapely.intersection(covered, area).area / area.area) if area.area > 0 else None
         )
-    footprints = tuple(None if q is None else _to_lonlat(frame, q) for q in quads)
+    footprints = _quads_to_lonlat(frame, quads)
     return gsd, coverage, footprints
 
 
-def _to_lonlat(frame: LocalFrame, quad: np.ndarray) -> tuple[tuple[float, float], ...]:
-    lon, lat = frame.to_wgs84(quad[:, 0], quad[:, 1])
-    return tuple((round(float(a), 8), round(float(b), 8)) for a, b in zip(lon, lat, strict=True))
+def _quads_to_lonlat(
+    frame: LocalFrame, quads: Sequence[np.ndarray | None]
+) -> tuple[tuple[tuple[float, float], ...] | None, ...]:
+    seen = [q for q in quads if q is not None]
+    if not seen:
+        return tuple(None for _ in quads)
+    xy = np.concatenate(seen)
+    lon, lat = frame.to_wgs84(xy[:, 0], xy[:, 1])
+    corners = iter(np.column_stack([lon, lat]).round(8).reshape(-1, 4, 2).tolist())
+    return tuple(None if q is None else tuple(map(tuple, next(corners))) for q in quads)

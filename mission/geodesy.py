@@ -7,6 +7,7 @@ better than a centimetre per kilometre.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,18 @@ def check_lonlat(lon: float, lat: float, what: str = "coordinate") -> None:
         raise MissionError(f"{what} longitude {lon} is outside -180..180")
 
 
+@functools.lru_cache(maxsize=64)
+def _transformers(lon0: float, lat0: float) -> tuple[Any, Any]:
+    """pyproj transformers to and from the frame at (lon0, lat0): slow to build, so kept."""
+    from pyproj import Transformer
+
+    proj = f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m"
+    return (
+        Transformer.from_crs("EPSG:4326", proj, always_xy=True),
+        Transformer.from_crs(proj, "EPSG:4326", always_xy=True),
+    )
+
+
 @dataclass(frozen=True)
 class LocalFrame:
     """A local east/north metric frame (metres) centred on ``(lon0, lat0)``."""
@@ -49,12 +62,10 @@ class LocalFrame:
     _inv: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from pyproj import Transformer
-
         check_lonlat(self.lon0, self.lat0, "frame origin")
-        proj = f"+proj=aeqd +lat_0={self.lat0} +lon_0={self.lon0} +datum=WGS84 +units=m"
-        object.__setattr__(self, "_fwd", Transformer.from_crs("EPSG:4326", proj, always_xy=True))
-        object.__setattr__(self, "_inv", Transformer.from_crs(proj, "EPSG:4326", always_xy=True))
+        fwd, inv = _transformers(self.lon0, self.lat0)
+        object.__setattr__(self, "_fwd", fwd)
+        object.__setattr__(self, "_inv", inv)
 
     @classmethod
     def around(cls, geom: BaseGeometry) -> LocalFrame:
