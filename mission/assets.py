@@ -29,6 +29,7 @@ from importlib import resources
 from typing import Any
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
@@ -38,6 +39,7 @@ from mission.geodesy import check_lonlat
 __all__ = [
     "GEOMETRY_TYPES",
     "FeatureChoiceError",
+    "asset_shape",
     "feature_name",
     "find_home",
     "pick_feature",
@@ -411,6 +413,11 @@ def validate_geometry(geometry: Any, source: str, kinds: tuple[str, ...]) -> dic
     if gtype == "LineString":
         return {"type": "LineString", "coordinates": _line(coords, source)}
     return {"type": "Polygon", "coordinates": _polygon(coords, source)}
+
+
+def asset_shape(geometry: Any, source: str, kinds: tuple[str, ...]) -> BaseGeometry:
+    """:func:`validate_geometry`, as a shapely geometry for the planners."""
+    return shapely.geometry.shape(validate_geometry(geometry, source, kinds))
 
 
 def _one_of(kinds: tuple[str, ...]) -> str:

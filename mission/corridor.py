@@ -12,9 +12,10 @@ import shapely
 from shapely.geometry import LineString
 from shapely.ops import substring
 
+from mission.assets import asset_shape
 from mission.camera import Camera
 from mission.errors import MissionError
-from mission.geodesy import LocalFrame, shape_lonlat
+from mission.geodesy import LocalFrame
 from mission.plan import Home, Plan, Target, Vehicle
 from mission.route import Flight, Pass, build_plan, capture_span, trigger_fractions
 from mission.survey import nadir_setup
@@ -78,7 +79,7 @@ def plan_corridor(
     alternate directions, each lengthened so its photos reach the corridor's ends.
     """
     vehicle = vehicle or Vehicle()
-    geom = shape_lonlat(line, ("LineString",), "corridor line")
+    geom = asset_shape(line, "corridor line", ("LineString",))
     if not math.isfinite(width_m) or width_m <= 0:
         raise MissionError(f"corridor width {width_m} m must be a number > 0")
     if not math.isfinite(turnaround_m) or turnaround_m < 0:

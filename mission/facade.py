@@ -32,9 +32,10 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString
 
+from mission.assets import asset_shape
 from mission.camera import Camera, check_overlap
 from mission.errors import MissionError
-from mission.geodesy import LocalFrame, shape_lonlat
+from mission.geodesy import LocalFrame
 from mission.plan import Capture, Home, Plan, Target, Vehicle
 from mission.route import MIN_ALT_M, Flight, Pass, build_plan
 from mission.surfaces import (
@@ -132,7 +133,7 @@ def _facade_points(line: dict[str, Any]) -> LineString:
             raise MissionError(
                 f"facade line has {len(coords)} point(s); a LineString needs at least 2"
             )
-    geom = shape_lonlat(line, ("LineString",), "facade line")
+    geom = asset_shape(line, "facade line", ("LineString",))
     assert isinstance(geom, LineString)
     return geom
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,46 +93,3 @@ class LocalFrame:
 
     def geom_to_wgs84(self, geom: BaseGeometry) -> BaseGeometry:
         return shapely.transform(geom, lambda c: np.column_stack(self.to_wgs84(c[:, 0], c[:, 1])))
-
-
-def path_length_m(points: Iterable[tuple[float, float, float]]) -> float:
-    """Length of a 3D polyline given in local metres."""
-    pts = np.asarray(list(points), float)
-    if len(pts) < 2:
-        return 0.0
-    return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
-
-
-def shape_lonlat(geometry: Any, kinds: tuple[str, ...], what: str) -> BaseGeometry:
-    """A validated shapely geometry from a GeoJSON geometry dict in lon/lat.
-
-    Raises :class:`MissionError` for a wrong type, coordinates outside WGS84 (swapped
-    lon/lat), too few points, or a self-intersecting polygon.
-    """
-    from shapely.geometry import shape
-    from shapely.validation import explain_validity
-
-    if not isinstance(geometry, dict) or "type" not in geometry:
-        raise MissionError(
-            f"{what}: expected a GeoJSON geometry object, got {type(geometry).__name__}"
-        )
-    kind = geometry["type"]
-    if kind not in kinds:
-        raise MissionError(f"{what}: expected {' or '.join(kinds)}, got {kind}")
-    try:
-        geom = shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError) as exc:
-        raise MissionError(f"{what}: unusable {kind} coordinates ({exc})") from None
-    coords = shapely.get_coordinates(geom)
-    if len(coords) == 0:
-        raise MissionError(f"{what}: the {kind} has no coordinates")
-    for lon, lat in coords:
-        check_lonlat(float(lon), float(lat), what)
-    if kind in ("Polygon", "MultiPolygon"):
-        if not geom.is_valid:
-            raise MissionError(f"{what}: invalid {kind}: {explain_validity(geom)}")
-        if geom.area <= 0:
-            raise MissionError(f"{what}: the {kind} has no area (fewer than 3 distinct vertices?)")
-    if kind in ("LineString", "MultiLineString") and geom.length <= 0:
-        raise MissionError(f"{what}: the {kind} has zero length")
-    return geom

@@ -33,9 +33,10 @@ import numpy as np
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.polygon import orient
 
+from mission.assets import asset_shape
 from mission.camera import Camera, check_overlap
 from mission.errors import MissionError
-from mission.geodesy import LocalFrame, check_lonlat, shape_lonlat
+from mission.geodesy import LocalFrame, check_lonlat
 from mission.plan import Capture, Home, Plan, Target, Vehicle
 from mission.route import MIN_ALT_M, Flight, Pass, build_plan
 from mission.surfaces import (
@@ -95,7 +96,7 @@ def _structure_shape(
         )
     if radius_m is not None:
         raise MissionError(f"radius_m {radius_m} applies to a center, not to a footprint")
-    geom = shape_lonlat(footprint, ("Polygon",), "structure footprint")
+    geom = asset_shape(footprint, "structure footprint", ("Polygon",))
     frame = LocalFrame.around(geom)
     outline = orient(Polygon(frame.geom_to_local(geom).exterior), 1.0)
     rect = np.asarray(outline.minimum_rotated_rectangle.exterior.coords)

@@ -19,9 +19,10 @@ import shapely
 from shapely import affinity
 from shapely.geometry.base import BaseGeometry
 
+from mission.assets import asset_shape
 from mission.camera import Camera, check_overlap
 from mission.errors import MissionError
-from mission.geodesy import LocalFrame, shape_lonlat
+from mission.geodesy import LocalFrame
 from mission.plan import Capture, Home, Plan, Target, Vehicle
 from mission.route import Flight, Pass, build_plan, capture_span, check_height, path_time_s
 
@@ -344,7 +345,7 @@ def plan_survey(
     facing the way the vehicle came, and the coverage figure shows it.
     """
     vehicle = vehicle or Vehicle()
-    geom = shape_lonlat(area, ("Polygon", "MultiPolygon"), "survey area")
+    geom = asset_shape(area, "survey area", ("Polygon",))
     if not math.isfinite(turnaround_m) or turnaround_m < 0:
         raise MissionError(f"turnaround {turnaround_m} m must be ≥ 0")
     if angle_deg is not None and not math.isfinite(angle_deg):

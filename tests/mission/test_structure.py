@@ -300,7 +300,7 @@ BOWTIE = footprint((0, 0), (20, 20), (20, 0), (0, 20))
         ({"gsd_cm": -1.0, "standoff_m": None}, r"GSD -1\.0 cm/px"),
         ({"gimbal_pitch_deg": -80.0}, r"gimbal pitch -80\.0° is outside"),
         ({"center": None}, r"give either center"),
-        ({"center": None, "radius_m": None, "footprint": BOWTIE}, r"Self-intersection"),
+        ({"center": None, "radius_m": None, "footprint": BOWTIE}, r"self-intersection at lon"),
         (
             {
                 "center": None,

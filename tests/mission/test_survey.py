@@ -264,7 +264,7 @@ def test_bad_geometry_is_refused():
             ]
         ],
     }
-    with pytest.raises(MissionError, match="Self-intersection"):
+    with pytest.raises(MissionError, match="self-intersection at lon"):
         plan_survey(bowtie, CAM, altitude_m=50)
     swapped = {
         "type": "Polygon",
@@ -272,7 +272,7 @@ def test_bad_geometry_is_refused():
     }
     with pytest.raises(MissionError, match="swapped"):
         plan_survey(swapped, CAM, altitude_m=50)
-    with pytest.raises(MissionError, match="expected Polygon or MultiPolygon, got LineString"):
+    with pytest.raises(MissionError, match="expected Polygon, got LineString"):
         plan_survey(
             {"type": "LineString", "coordinates": [[149.16, -35.36], [149.17, -35.36]]},
             CAM,
