@@ -202,8 +202,8 @@ class _SortieBuilder:
         """Items for ``p`` flown from the current position, their time and the end position."""
         out: list[it.MissionItem] = []
         if p.roi != self.roi:
-            if p.roi is None:
-                out.append(it.roi_none())
+            if p.roi is None:  # the mount returns to its default mode: set the pitch again
+                out += [it.roi_none(), it.gimbal_pitch(self.flight.capture.gimbal_pitch_deg)]
             else:
                 lon, lat = self.frame.point_to_wgs84(p.roi[0], p.roi[1])
                 out.append(it.roi_location(lat, lon, round(p.roi[2], 2)))
