@@ -38,7 +38,7 @@ from mission.errors import MissionError
 from mission.geodesy import LocalFrame
 from mission.plan import Capture, Home, Plan, Target, Vehicle
 from mission.route import MIN_ALT_M, Flight, Pass, build_plan
-from mission.surfaces import (
+from mission.standoff import (
     MAX_INSPECTION_SPEED_MS,
     half_fov_deg,
     layer_altitudes,

@@ -39,7 +39,7 @@ from mission.errors import MissionError
 from mission.geodesy import LocalFrame, check_lonlat
 from mission.plan import Capture, Home, Plan, Target, Vehicle
 from mission.route import MIN_ALT_M, Flight, Pass, build_plan
-from mission.surfaces import (
+from mission.standoff import (
     MAX_INCIDENCE_DEG,
     MAX_INSPECTION_SPEED_MS,
     check_pitch,
@@ -175,7 +175,7 @@ def orbit_trigger_m(
     """Distance between photos along a layer's path for ``front_overlap`` on the structure.
 
     A round structure curves away from the camera, so a photo spans an angle of it
-    (up to :data:`mission.surfaces.MAX_INCIDENCE_DEG` either side of the nearest point);
+    (up to :data:`mission.standoff.MAX_INCIDENCE_DEG` either side of the nearest point);
     photos are spaced by the fraction ``1 − front_overlap`` of that angle, measured
     on the orbit. A flat wall gives the plain camera footprint.
     """

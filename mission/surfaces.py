@@ -1,4 +1,4 @@
-"""Vertical surfaces: how a camera at a stand-off sees a wall, the heights to fly, and coverage.
+"""Vertical surfaces and their coverage by photos.
 
 A structure (a cylinder, or a prism on its footprint polygon) and a facade (a vertical
 face standing on a line) are made of vertical planar facets. Unrolled, the surface is a
@@ -35,108 +35,15 @@ from mission.camera import Camera
 from mission.errors import MissionError
 from mission.geodesy import LocalFrame
 from mission.plan import Target
-from mission.route import MIN_ALT_M
+from mission.standoff import MAX_INCIDENCE_DEG, half_fov_deg
 
 if TYPE_CHECKING:
     from mission.analysis import Photo
 
-#: A photo counts for a facet only if its optical axis is within this angle of the facet's normal.
-MAX_INCIDENCE_DEG = 60.0
 #: A photo counts only for the parts of a facet nearer than this along its optical axis, metres.
 MAX_RANGE_M = 150.0
 #: Facets of a round structure stay within this distance of the true circle, metres.
 CIRCLE_SAG_M = 0.05
-#: Fastest the planners fly along a structure or facade, m/s.
-MAX_INSPECTION_SPEED_MS = 5.0
-#: No edge ray of the vertical view may come nearer the vertical than this, degrees.
-VERTICAL_MARGIN_DEG = 5.0
-
-
-# --- how a camera at a stand-off sees a wall --------------------------------------------------
-
-
-def resolve_standoff(
-    camera: Camera, standoff_m: float | None, gsd_cm: float | None
-) -> tuple[float, float]:
-    """(stand-off in m, GSD in cm/px at it) from either one; a given stand-off wins.
-
-    >>> from mission.camera import PRESETS
-    >>> resolve_standoff(PRESETS["phantom4-rtk"], 10.0, None)[0]
-    10.0
-    """
-    if standoff_m is None and gsd_cm is None:
-        raise MissionError("give a stand-off distance (m) or a GSD (cm/px); neither was given")
-    if standoff_m is not None:
-        if not math.isfinite(standoff_m) or standoff_m <= 0:
-            raise MissionError(f"stand-off {standoff_m} m must be a number > 0")
-        return float(standoff_m), camera.gsd_cm(standoff_m)
-    assert gsd_cm is not None
-    return camera.distance_for_gsd(gsd_cm), float(gsd_cm)
-
-
-def half_fov_deg(camera: Camera) -> tuple[float, float]:
-    """(horizontal, vertical) half field of view of a landscape photo, degrees."""
-    f2 = 2.0 * camera.focal_length_mm
-    return (
-        math.degrees(math.atan(camera.sensor_width_mm / f2)),
-        math.degrees(math.atan(camera.sensor_height_mm / f2)),
-    )
-
-
-def check_pitch(camera: Camera, pitch_deg: float) -> None:
-    """Refuse a gimbal pitch whose view does not meet a wall squarely enough to count."""
-    limit = min(MAX_INCIDENCE_DEG, 90.0 - VERTICAL_MARGIN_DEG - half_fov_deg(camera)[1])
-    if not math.isfinite(pitch_deg) or abs(pitch_deg) > limit:
-        raise MissionError(
-            f"gimbal pitch {pitch_deg}° is outside -{limit:.1f}..{limit:.1f}° "
-            f"for camera {camera.name} looking at a wall"
-        )
-
-
-def view_band_m(camera: Camera, standoff_m: float, pitch_deg: float) -> tuple[float, float]:
-    """Heights (lowest, highest), relative to the camera, that it sees on a wall ``standoff_m`` away.
-
-    >>> from mission.camera import PRESETS
-    >>> [round(v, 2) for v in view_band_m(PRESETS["phantom4-rtk"], 10.0, 0.0)]
-    [-5.0, 5.0]
-    """
-    half_v = half_fov_deg(camera)[1]
-    return (
-        standoff_m * math.tan(math.radians(pitch_deg - half_v)),
-        standoff_m * math.tan(math.radians(pitch_deg + half_v)),
-    )
-
-
-def layer_altitudes(
-    band: tuple[float, float],
-    bottom_m: float,
-    top_m: float,
-    side_overlap: float,
-    ceiling_m: float,
-    what: str,
-) -> list[float]:
-    """Heights of the horizontal layers (or rows) that see the wall from ``bottom_m`` to ``top_m``.
-
-    The lowest layer sees down to ``bottom_m``, the highest up to ``top_m``, and
-    neighbours are at most ``(band height) · (1 − side overlap)`` apart. No layer is
-    lower than :data:`mission.route.MIN_ALT_M`: below a low stand-off, the foot of the
-    wall under ``MIN_ALT_M + band[0]`` is then not seen (the coverage figure shows it).
-    """
-    lo, hi = band
-    spacing = (hi - lo) * (1.0 - side_overlap)
-    first, last = bottom_m - lo, top_m - hi
-    if last <= first:
-        layers = [max(MIN_ALT_M, (first + last) / 2.0)]
-    else:
-        first = max(first, MIN_ALT_M)
-        n = math.ceil((last - first) / spacing - 1e-9) + 1 if last > first else 1
-        layers = [float(v) for v in np.linspace(first, max(last, first), n)]
-    if layers[-1] > ceiling_m:
-        raise MissionError(
-            f"{what}: the top layer at {layers[-1]:.1f} m above home (to see up to {top_m:g} m) "
-            f"is above the ceiling {ceiling_m:g} m"
-        )
-    return layers
 
 
 # --- the surface as facets -----------------------------------------------------------------

@@ -14,8 +14,9 @@ from mission.camera import PRESETS
 from mission.errors import MissionError
 from mission.items import Cmd
 from mission.plan import Home, Target
+from mission.standoff import view_band_m
 from mission.structure import orbit_trigger_m, plan_structure
-from mission.surfaces import footprints, surface_coverage, target_surface, view_band_m
+from mission.surfaces import footprints, surface_coverage, target_surface
 
 CAM = PRESETS["phantom4-rtk"]
 
