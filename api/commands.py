@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import math
 import os
 import re
@@ -38,21 +37,12 @@ class CommandError(Exception):
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions a command reports in one line as the user's error (exit status 2).
+    """The exceptions a command reports in one line as the user's error (exit status 2)."""
+    from compliance.errors import ComplianceError
+    from sim.errors import SimError
+    from vision.errors import VisionError
 
-    Each package's own exception tree is included once the package exists.
-    """
-    errors: list[type[BaseException]] = [CommandError, MissionError, OSError]
-    for module, name in (
-        ("compliance.errors", "ComplianceError"),
-        ("sim.errors", "SimError"),
-        ("vision.errors", "VisionError"),
-    ):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
+    return (CommandError, MissionError, ComplianceError, SimError, VisionError, OSError)
 
 
 # --- reading ----------------------------------------------------------------------------------

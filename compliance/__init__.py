@@ -2,9 +2,6 @@
 
 Imports only :mod:`mission` of skyledger's packages and does no I/O."""
 
-
-class ComplianceError(ValueError):
-    """The one exception tree of :mod:`compliance`: messages name the value and what would be valid."""
-
+from compliance.errors import ComplianceError
 
 __all__ = ["ComplianceError"]

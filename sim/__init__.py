@@ -2,9 +2,6 @@
 
 Imports only :mod:`mission` of skyledger's packages."""
 
-
-class SimError(ValueError):
-    """The one exception tree of :mod:`sim`: messages name the value and what would be valid."""
-
+from sim.errors import SimError
 
 __all__ = ["SimError"]

@@ -2,9 +2,6 @@
 
 Imports only :mod:`mission` of skyledger's packages; heavy libraries load lazily."""
 
-
-class VisionError(ValueError):
-    """The one exception tree of :mod:`vision`: messages name the value and what would be valid."""
-
+from vision.errors import VisionError
 
 __all__ = ["VisionError"]

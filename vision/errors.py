@@ -1,0 +1,5 @@
+"""The one exception tree of :mod:`vision`."""
+
+
+class VisionError(ValueError):
+    """The one exception tree of :mod:`vision`: messages name the value and what would be valid."""
