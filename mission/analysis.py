@@ -19,9 +19,12 @@ from shapely.geometry import shape
 
 from mission.camera import Camera
 from mission.geodesy import LocalFrame
-from mission.items import Cmd, Frame, MissionItem
+from mission.items import MAX_ITEMS_PER_SORTIE, Cmd, Frame, MissionItem
 from mission.plan import Home, Plan, Vehicle
 from mission.route import Point3, path_time_s, trigger_fractions
+
+#: The paper flight counts at most this many photos per sortie (a corrupt file could ask for billions).
+MAX_PHOTOS = 200_000
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,11 @@ def analyse(plan: Plan) -> Analysis:
     paths: list[tuple[tuple[float, float, float], ...]] = []
     warnings: list[str] = []
     for index, sortie in enumerate(plan.sorties):
+        if len(sortie) + 1 > MAX_ITEMS_PER_SORTIE:
+            warnings.append(
+                f"sortie {index + 1} has {len(sortie) + 1} items with home, more than the "
+                f"{MAX_ITEMS_PER_SORTIE} a Pixhawk-class autopilot holds: split it"
+            )
         flyer = _Flyer(plan.home, plan.vehicle, frame, index)
         flyer.fly(sortie)
         shots += [(*shot, index) for shot in flyer.shots]
@@ -262,7 +270,15 @@ class _Flyer:
     def _photos_along(self, a: Point3, b: Point3) -> None:
         """Photos wherever the horizontal distance from the last one reaches the trigger distance."""
         last = self.last_photo if self.last_photo is not None else a
-        for f in trigger_fractions(a, b, last, self.trigger_m):
+        room = MAX_PHOTOS - len(self.shots)
+        fractions = trigger_fractions(a, b, last, self.trigger_m, limit=room + 1)
+        if len(fractions) > room:
+            self.warnings.append(
+                f"sortie {self.sortie + 1} would take more than {MAX_PHOTOS} photos "
+                f"(trigger distance {self.trigger_m:g} m): only the first {MAX_PHOTOS} are counted"
+            )
+            self.trigger_m, fractions = 0.0, fractions[:room]
+        for f in fractions:
             self._photo(
                 (a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2]))
             )

@@ -62,6 +62,8 @@ POSITION_COMMANDS = frozenset(
         Cmd.NAV_SPLINE_WAYPOINT,
     }
 )
+#: Altitudes of positioned items beyond this many metres are taken as a corrupt file.
+MAX_ALT_M = 100_000.0
 #: A Pixhawk-class autopilot holds at most this many items (home included) in one mission.
 MAX_ITEMS_PER_SORTIE = 700
 
@@ -92,6 +94,11 @@ class MissionItem:
                 raise MissionError(
                     f"mission item command {self.command}: {name} {value!r} is not a finite number"
                 )
+        if self.command in POSITION_COMMANDS and abs(self.alt_m) > MAX_ALT_M:
+            raise MissionError(
+                f"mission item command {self.command}: altitude {self.alt_m} m is beyond "
+                f"±{MAX_ALT_M:.0f} m"
+            )
         if self.has_position and not -90.0 <= self.lat_deg <= 90.0:
             raise MissionError(
                 f"mission item command {self.command}: latitude {self.lat_deg} is outside -90..90"

@@ -33,8 +33,10 @@ class Home:
 
     def __post_init__(self) -> None:
         check_lonlat(self.lon_deg, self.lat_deg, "home")
-        if not math.isfinite(self.alt_amsl_m):
-            raise MissionError(f"home altitude {self.alt_amsl_m} is not a finite number")
+        if not (math.isfinite(self.alt_amsl_m) and -1000.0 <= self.alt_amsl_m <= 10000.0):
+            raise MissionError(
+                f"home altitude {self.alt_amsl_m} m above sea level is outside -1000..10000 m"
+            )
 
 
 @dataclass(frozen=True)

@@ -134,12 +134,15 @@ def return_time_s(start: Point3, vehicle: Vehicle) -> float:
     return climb + horizontal + descent
 
 
-def trigger_fractions(a: Point3, b: Point3, last: Point3, trigger_m: float) -> list[float]:
+def trigger_fractions(
+    a: Point3, b: Point3, last: Point3, trigger_m: float, limit: int = 1_000_000
+) -> list[float]:
     """Where on the leg a→b (as fractions) a distance trigger fires, the last photo being at ``last``.
 
     ArduPilot fires when the horizontal distance from the last photo reaches the trigger
     distance, so after a bend the next photo comes where the leg leaves a circle of that
-    radius around the last one, and then every trigger distance along the leg.
+    radius around the last one, and then every trigger distance along the leg. At most
+    ``limit`` fractions are returned.
     """
     ab = np.subtract(b[:2], a[:2])
     length = float(np.hypot(*ab))
@@ -154,7 +157,8 @@ def trigger_fractions(a: Point3, b: Point3, last: Point3, trigger_m: float) -> l
     first = max(-bq + math.sqrt(disc), 0.0)
     if first > length + 1e-9:
         return []
-    at = first + trigger_m * np.arange(math.floor((length - first) / trigger_m + 1e-9) + 1)
+    count = min(math.floor((length - first) / trigger_m + 1e-9) + 1, max(limit, 0))
+    at = first + trigger_m * np.arange(count)
     return [float(x) / length for x in at]
 
 

@@ -258,6 +258,8 @@ class PlanDoc(MetaDoc):
     home: HomeDoc
     geofence: GeofenceDoc = GeofenceDoc()
     rally: list[RallyDoc] = []
+    #: What the plan does when flown, for readers of the file; recomputed from the items on reading.
+    metrics: dict[str, Any] | None = None
     sorties: list[Annotated[list[ItemDoc], Field(min_length=1)]] = Field(min_length=1)
 
 
@@ -330,11 +332,14 @@ def geofence_from(doc: GeofenceDoc) -> Geofence:
 
 
 def render(plan: Plan) -> list[str]:
-    """The ``.json`` text of ``plan`` (all sorties in one file)."""
+    """The ``.json`` text of ``plan`` (all sorties in one file), with its metrics."""
+    from mission.analysis import analyse
+
     doc = meta_dict(plan)
     doc["home"] = home_dict(plan.home)
     doc["geofence"] = geofence_dict(plan.geofence)
     doc["rally"] = [asdict(r) for r in plan.rally]
+    doc["metrics"] = analyse(plan).metrics.to_dict()
     lines = [f"  {dump_json(key)}: {dump_json(value, indent=None)}," for key, value in doc.items()]
     sorties = [
         "    [\n"

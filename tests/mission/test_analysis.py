@@ -121,3 +121,24 @@ def test_level_camera_has_no_ground_footprint():
     )
     photo = analyse(Plan(home=HOME, sorties=(items,))).photos[0]
     assert photo.pitch_deg == 0 and ground_footprints(cam, [photo]) == [None]
+
+
+def test_absurd_trigger_distance_is_capped_with_a_warning():
+    from mission.analysis import MAX_PHOTOS
+
+    items = (
+        it.takeoff(20),
+        wp(0, 0, 20),
+        it.trigger_distance(1e-6),
+        wp(0, 500, 20),
+        it.return_to_launch(),
+    )
+    analysis = analyse(Plan(home=HOME, sorties=(items,)))
+    assert analysis.metrics.photos == MAX_PHOTOS
+    assert any("more than" in w and "photos" in w for w in analysis.warnings)
+
+
+def test_too_many_items_for_an_autopilot_are_reported():
+    items = (it.takeoff(20), *(wp(0, k, 20) for k in range(700)), it.return_to_launch())
+    warnings = analyse(Plan(home=HOME, sorties=(items,))).warnings
+    assert any("703 items" in w and "700" in w for w in warnings)

@@ -256,10 +256,10 @@ mission_items = st.builds(
     param4=finite,
     lat_deg=st.floats(-90, 90),
     lon_deg=st.floats(-180, 180),
-    alt_m=finite,
+    alt_m=st.floats(-1e5, 1e5),
     autocontinue=st.booleans(),
 )
-homes = st.builds(Home, st.floats(-90, 90), st.floats(-180, 180), finite)
+homes = st.builds(Home, st.floats(-90, 90), st.floats(-180, 180), st.floats(-1000, 10000))
 sortie_lists = st.lists(mission_items, min_size=1, max_size=6).map(tuple)
 
 
