@@ -40,6 +40,7 @@ from mission.plan import Capture, Home, Plan, Target, Vehicle
 from mission.route import MIN_ALT_M, Flight, Pass, build_plan
 from mission.standoff import (
     MAX_INSPECTION_SPEED_MS,
+    clearance_alt_m,
     half_fov_deg,
     layer_altitudes,
     resolve_standoff,
@@ -251,7 +252,9 @@ def plan_facade(
         frame=frame,
         home=home,
         passes=passes,
-        flight=Flight(speed, capture),
+        flight=Flight(
+            speed, capture, clearance_alt_m=clearance_alt_m(height_max_m, rows, ceiling_m)
+        ),
         vehicle=vehicle,
         camera=camera,
         target=target,

@@ -81,6 +81,10 @@ class Flight:
     speed_ms: float
     capture: Capture
     hover_hold_s: float = 1.0
+    #: Height above home that clears everything near the passes (a tower, a building). When
+    #: set, each sortie takes off to it, crosses to its first pass above it and climbs back
+    #: to it before RTL, which flies home straight at the height it starts from.
+    clearance_alt_m: float | None = None
 
 
 def _dist(a: Point3, b: Point3) -> float:
@@ -187,7 +191,9 @@ class _SortieBuilder:
         self.frame = frame
         self.flight = flight
         self.vehicle = vehicle
-        self.takeoff_alt = takeoff_alt
+        self.clearance = flight.clearance_alt_m
+        if self.clearance is not None:
+            takeoff_alt = max(takeoff_alt, self.clearance)
         self.items: list[it.MissionItem] = [
             it.takeoff(takeoff_alt),
             it.change_speed(flight.speed_ms),
@@ -212,6 +218,11 @@ class _SortieBuilder:
                 lon, lat = self.frame.point_to_wgs84(p.roi[0], p.roi[1])
                 out.append(it.roi_location(lat, lon, round(p.roi[2], 2)))
         yaw = [it.condition_yaw(p.heading_deg)] if p.heading_deg is not None else []
+        path = [self.position, *p.all_points()]
+        if self.clearance is not None and self.passes == 0:  # cross over, then descend onto it
+            x, y, z = path[1]
+            path.insert(1, (x, y, max(z, self.clearance)))
+            out += [self._wp(path[1]), *yaw]
         if p.lead_in is not None:
             out += [self._wp(p.lead_in), *yaw]
         capture = self.flight.capture
@@ -230,13 +241,13 @@ class _SortieBuilder:
             hover_time = 0.0
         if p.lead_out is not None:
             out += [self._wp(p.lead_out), *yaw]
-        path = [self.position, *p.all_points()]
         seconds = path_time_s(path, self.flight.speed_ms, self.vehicle) + hover_time
         return out, seconds, path[-1]
 
     def fits(self, extra_items: int, extra_s: float, end: Point3) -> bool:
-        items = len(self.items) + extra_items + 2 + 1  # ROI_NONE, RTL, and home as item 0
-        seconds = self.time_s + extra_s + return_time_s(end, self.vehicle)
+        items = len(self.items) + extra_items + 3 + 1  # climb, ROI_NONE, RTL; home as item 0
+        seconds = self.time_s + extra_s + return_time_s(self._climbed(end), self.vehicle)
+        seconds += (self._climbed(end)[2] - end[2]) / self.vehicle.climb_speed_ms
         return items <= self.vehicle.max_items and seconds <= self.vehicle.endurance_s
 
     def add(self, p: Pass, out: list[it.MissionItem], seconds: float, end: Point3) -> None:
@@ -246,9 +257,15 @@ class _SortieBuilder:
         self.roi = p.roi
         self.passes += 1
 
+    def _climbed(self, at: Point3) -> Point3:
+        """Where the sortie's way home starts: above ``at`` at the clearance height, if any."""
+        return at if self.clearance is None else (at[0], at[1], max(at[2], self.clearance))
+
     def finish(self) -> tuple[it.MissionItem, ...]:
+        top = self._climbed(self.position)
+        climb = [self._wp(top)] if top != self.position else []
         tail = [it.roi_none()] if self.roi is not None else []
-        return (*self.items, *tail, it.return_to_launch())
+        return (*self.items, *climb, *tail, it.return_to_launch())
 
 
 def _resample(points: Sequence[Point3], spacing_m: float) -> list[Point3]:

@@ -17,6 +17,8 @@ from mission.route import MIN_ALT_M
 
 #: A photo counts for a facet only if its optical axis is within this angle of the facet's normal.
 MAX_INCIDENCE_DEG = 60.0
+#: Transits to and from a structure or facade fly this far above its top (within the ceiling), m.
+CLEARANCE_MARGIN_M = 10.0
 #: Fastest the planners fly along a structure or facade, m/s.
 MAX_INSPECTION_SPEED_MS = 5.0
 #: No edge ray of the vertical view may come nearer the vertical than this, degrees.
@@ -105,3 +107,11 @@ def layer_altitudes(
             f"is above the ceiling {ceiling_m:g} m"
         )
     return layers
+
+
+def clearance_alt_m(top_m: float, layers: list[float], ceiling_m: float) -> float:
+    """Transit height over a structure or wall ``top_m`` high: its top plus a margin.
+
+    Never above the ceiling, never below the highest layer flown.
+    """
+    return max(min(top_m + CLEARANCE_MARGIN_M, ceiling_m), max(layers))

@@ -94,6 +94,21 @@ class _Camera:
             self.shoot(tuple(p + s / leg * (q - p) for p, q in zip(a, b, strict=True)))
 
 
+def scan_waypoints(plan):
+    """Local (x, y, alt) of the waypoints that scan: without each sortie's transit in and out.
+
+    Structure and facade sorties cross over at a clearance height: their first waypoint
+    is above the first scan point and the one before RTL climbs back to that height.
+    """
+    frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
+    kept = []
+    for sortie in plan.sorties:
+        wps = [i for i in sortie if i.command == Cmd.NAV_WAYPOINT]
+        kept += wps[1:-1] if plan.pattern in ("structure", "facade") else wps
+    x, y = frame.to_local([i.lon_deg for i in kept], [i.lat_deg for i in kept])
+    return np.column_stack([x, y, [i.alt_m for i in kept]])
+
+
 def local_items(plan, command):
     frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
     items = [i for i in plan.items if i.command == command]

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from geo import SITE, flown_photos, local_items, site_xy
+from geo import SITE, flown_photos, scan_waypoints, site_xy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
@@ -65,7 +65,7 @@ def test_row_count_and_spacing_follow_the_camera(standoff, low, high, side):
     if last <= first:  # one photo sees it all: one row, in the middle
         first = last = max((low + high) / 2, 2.0)
     expected = math.ceil((last - first) / spacing - 1e-9) + 1
-    rows = sorted({round(z, 2) for z in local_items(plan, Cmd.NAV_WAYPOINT)[:, 2]})
+    rows = sorted({round(z, 2) for z in scan_waypoints(plan)[:, 2]})
     assert len(rows) == expected
     assert rows[0] == pytest.approx(first, abs=0.01)
     assert rows[-1] == pytest.approx(last, abs=0.01)
@@ -75,8 +75,8 @@ def test_row_count_and_spacing_follow_the_camera(standoff, low, high, side):
 
 def test_rows_are_horizontal_and_alternate_direction():
     plan = plan_facade(STRAIGHT, CAM, height_min_m=0.0, height_max_m=20.0, standoff_m=10.0)
-    wps = site_xy(plan, local_items(plan, Cmd.NAV_WAYPOINT))
-    z = local_items(plan, Cmd.NAV_WAYPOINT)[:, 2]
+    wps = site_xy(plan, scan_waypoints(plan))
+    z = scan_waypoints(plan)[:, 2]
     directions = []
     for row in plan.settings["rows_alt_rel_m"]:
         xs = wps[np.isclose(z, row), 0]
@@ -103,7 +103,7 @@ def test_every_waypoint_is_at_the_stand_off(geometry, side):
         geometry, CAM, height_min_m=0.0, height_max_m=12.0, standoff_m=standoff, side=side
     )
     face = wall(geometry)
-    xy = site_xy(plan, local_items(plan, Cmd.NAV_WAYPOINT))
+    xy = site_xy(plan, scan_waypoints(plan))
     for p in xy:
         gap = face.distance(Point(p))
         assert gap >= standoff - 1e-3
@@ -118,7 +118,7 @@ def test_side_is_seen_walking_from_the_first_point_to_the_last(side, north):
     plan = plan_facade(
         STRAIGHT, CAM, height_min_m=0.0, height_max_m=10.0, standoff_m=10.0, side=side
     )
-    y = site_xy(plan, local_items(plan, Cmd.NAV_WAYPOINT))[:, 1]
+    y = site_xy(plan, scan_waypoints(plan))[:, 1]
     assert np.all(y > 9.99) if north else np.all(y < -9.99)
     facing = 180.0 if north else 0.0  # facing the wall
     yaws = [i.param1 for i in plan.items if i.command == Cmd.CONDITION_YAW]
@@ -136,10 +136,11 @@ def test_the_camera_holds_the_heading_perpendicular_to_the_facade(angle):
         assert angle_between(item.param1, (angle + 90.0) % 360.0) < 0.01  # left side: faces right
     assert all(i.param4 == 0 for i in yaws)  # absolute headings
     assert all(i.param1 == 0.0 for i in plan.items if i.command == Cmd.DO_MOUNT_CONTROL)
-    # a CONDITION_YAW follows every waypoint, as ArduPilot drops a fixed yaw at each new one
+    # a CONDITION_YAW follows every waypoint, as ArduPilot drops a fixed yaw at each new one,
+    # but the climb to the transit height before RTL
     items = plan.items
     for k, item in enumerate(items):
-        if item.command == Cmd.NAV_WAYPOINT:
+        if item.command == Cmd.NAV_WAYPOINT and items[k + 1].command != Cmd.NAV_RETURN_TO_LAUNCH:
             assert items[k + 1].command == Cmd.CONDITION_YAW
 
 
@@ -161,7 +162,7 @@ def test_a_bent_facade_is_faced_segment_by_segment():
 def test_home_defaults_to_the_start_of_the_first_row_on_the_ground():
     plan = plan_facade(STRAIGHT, CAM, height_min_m=0.0, height_max_m=20.0, standoff_m=10.0)
     assert plan.home.alt_amsl_m == 0.0
-    first = local_items(plan, Cmd.NAV_WAYPOINT)[0]
+    first = scan_waypoints(plan)[0]
     assert math.hypot(first[0], first[1]) < 0.01
     across = CAM.footprint_m(10.0)[0]
     start = site_xy(plan, first[None, :])[0]
@@ -174,7 +175,7 @@ def test_a_given_home_starts_the_rows_at_the_nearer_end():
     plan = plan_facade(
         STRAIGHT, CAM, height_min_m=0.0, height_max_m=20.0, standoff_m=10.0, home=home
     )
-    first = site_xy(plan, local_items(plan, Cmd.NAV_WAYPOINT)[:1])[0]
+    first = site_xy(plan, scan_waypoints(plan)[:1])[0]
     assert first[0] > 60.0
 
 

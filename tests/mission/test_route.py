@@ -65,3 +65,27 @@ def test_trigger_fractions_measure_straight_line_distance():
     assert [round(f * 100 - fractions[0] * 100, 6) for f in fractions[:3]] == [0.0, 10.0, 20.0]
     assert trigger_fractions((0, 0, 0), (0, 5, 0), (0, 0, 0), 10.0) == []
     assert math.isclose(trigger_fractions((0, 0, 0), (0, 10, 0), (0, 0, 0), 10.0)[0], 1.0)
+
+
+def test_a_clearance_height_brackets_every_sortie():
+    passes = [Pass(points=((30, 0, 8), (30, 40, 8)), roi=(0, 20, 8))]
+    plan = build_plan(
+        frame=LocalFrame(*SITL_HOME),
+        home=HOME,
+        passes=passes,
+        flight=Flight(5.0, CAPTURE, clearance_alt_m=45.0),
+        vehicle=Vehicle(),
+        camera=PRESETS["phantom4-rtk"],
+        target=TARGET,
+        pattern="structure",
+    )
+    items = plan.sorties[0]
+    wps = [i for i in items if i.command == Cmd.NAV_WAYPOINT]
+    assert items[0].command == Cmd.NAV_TAKEOFF and items[0].alt_m == 45.0
+    assert wps[0].alt_m == 45.0 and wps[1].alt_m == 8.0  # across above, then down onto the pass
+    assert (wps[0].lat_deg, wps[0].lon_deg) == (wps[1].lat_deg, wps[1].lon_deg)
+    assert wps[-1].alt_m == 45.0 and (wps[-1].lat_deg, wps[-1].lon_deg) == (
+        wps[-2].lat_deg,
+        wps[-2].lon_deg,
+    )
+    assert items[-1].command == Cmd.NAV_RETURN_TO_LAUNCH

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import shapely
-from geo import SITE, flown_photos, local_items, site_xy
+from geo import SITE, flown_photos, local_items, scan_waypoints, site_xy
 from geo import SITL_HOME as SITL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +13,7 @@ from mission.analysis import Photo, analyse
 from mission.camera import PRESETS
 from mission.errors import MissionError
 from mission.items import Cmd
-from mission.plan import Home, Target
+from mission.plan import Home, Target, Vehicle
 from mission.standoff import view_band_m
 from mission.structure import orbit_trigger_m, plan_structure
 from mission.surfaces import footprints, surface_coverage, target_surface
@@ -49,7 +49,7 @@ def test_layer_count_and_spacing_follow_the_camera(standoff, height, side):
     if last <= first:  # one photo sees it all: one layer, in the middle
         first = last = max(height / 2, 2.0)
     expected = math.ceil((last - first) / spacing - 1e-9) + 1
-    layers = sorted({round(z, 2) for z in local_items(plan, Cmd.NAV_WAYPOINT)[:, 2]})
+    layers = sorted({round(z, 2) for z in scan_waypoints(plan)[:, 2]})
     assert len(layers) == expected
     assert layers[0] == pytest.approx(first, abs=0.01)
     assert layers[-1] == pytest.approx(last, abs=0.01)
@@ -83,7 +83,7 @@ def test_layers_stay_between_the_minimum_and_the_ceiling(radius, height, standof
         assert height - hi > 100.0
         assert "ceiling 100" in str(exc)
         return
-    z = local_items(plan, Cmd.NAV_WAYPOINT)[:, 2]
+    z = scan_waypoints(plan)[:, 2]
     assert z.min() >= 2.0 - 1e-9
     assert z.max() <= 100.0 + 1e-9
     lo, hi = view_band_m(CAM, standoff, pitch)
@@ -99,7 +99,7 @@ def test_a_structure_above_the_ceiling_is_refused_naming_the_heights():
 
 def test_a_low_stand_off_keeps_the_bottom_layer_at_the_minimum_height():
     plan = plan_structure(CAM, center=SITL, radius_m=5.0, height_m=10.0, standoff_m=2.0)
-    assert local_items(plan, Cmd.NAV_WAYPOINT)[:, 2].min() == pytest.approx(2.0)
+    assert scan_waypoints(plan)[:, 2].min() == pytest.approx(2.0)
 
 
 # --- where it flies and where it looks -------------------------------------------------------
@@ -108,7 +108,7 @@ def test_a_low_stand_off_keeps_the_bottom_layer_at_the_minimum_height():
 def test_every_waypoint_and_chord_of_an_orbit_is_at_the_stand_off():
     radius, standoff = 20.0, 10.0
     plan = plan_structure(CAM, center=SITL, radius_m=radius, height_m=30.0, standoff_m=standoff)
-    wps = local_items(plan, Cmd.NAV_WAYPOINT)
+    wps = scan_waypoints(plan)
     xy = site_xy(plan, wps)
     gap = np.hypot(xy[:, 0], xy[:, 1]) - radius
     assert gap.min() >= standoff - 1e-3
@@ -121,7 +121,7 @@ def test_every_waypoint_and_chord_of_an_orbit_is_at_the_stand_off():
 def test_the_orbit_of_a_footprint_keeps_the_stand_off_from_its_walls():
     plan = plan_structure(CAM, footprint=RECT, height_m=20.0, standoff_m=8.0)
     wall = Polygon([(-15, -8), (15, -8), (15, 8), (-15, 8)])
-    xy = site_xy(plan, local_items(plan, Cmd.NAV_WAYPOINT))
+    xy = site_xy(plan, scan_waypoints(plan))
     gaps = np.array([wall.distance(Point(p)) for p in xy])
     assert gaps.min() >= 8.0 - 1e-3
     assert gaps.max() <= 8.0 * 1.01
@@ -162,7 +162,7 @@ def test_an_elongated_footprint_looks_at_points_along_its_long_axis():
 def test_home_defaults_to_the_start_of_the_orbit_on_the_ground():
     plan = plan_structure(CAM, center=SITL, radius_m=20.0, height_m=30.0, standoff_m=10.0)
     assert plan.home.alt_amsl_m == 0.0
-    first = local_items(plan, Cmd.NAV_WAYPOINT)[0]
+    first = scan_waypoints(plan)[0]
     assert math.hypot(first[0], first[1]) < 0.01  # straight up from home into the first layer
     xy = site_xy(plan, first[None, :])[0]
     assert xy[1] < -29.0  # the southernmost point of the orbit
@@ -176,7 +176,7 @@ def test_a_given_home_starts_the_orbit_at_its_nearest_point():
         CAM, center=SITL, radius_m=20.0, height_m=30.0, standoff_m=10.0, home=home
     )
     assert plan.home == home
-    first = site_xy(plan, local_items(plan, Cmd.NAV_WAYPOINT)[:1])[0]
+    first = site_xy(plan, scan_waypoints(plan)[:1])[0]
     assert first[0] > 29.0 and abs(first[1]) < 3.0
 
 
@@ -359,3 +359,21 @@ def test_joining_footprints_row_by_row_keeps_their_union(seed, pitch, step, jitt
     plain = shapely.union_all(shapely.polygons(pieces)).area if len(pieces) else 0.0
     assert coverage == pytest.approx(plain / (surface.perimeter_m * 20.0), abs=1e-6)
     assert (gsd is None) == (len(pieces) == 0)
+
+
+def test_no_leg_of_any_sortie_passes_through_the_structure():
+    # A long building and short batteries: sorties end part-way round, on the far side.
+    building = footprint((-30, -10), (30, -10), (30, 10), (-30, 10))
+    height = 40.0
+    plan = plan_structure(
+        CAM, footprint=building, height_m=height, standoff_m=8.0, vehicle=Vehicle(endurance_s=300.0)
+    )
+    assert len(plan.sorties) > 2
+    walls = Polygon([(-30, -10), (30, -10), (30, 10), (-30, 10)])
+    for path in analyse(plan).paths:
+        xyz = np.array(path)
+        x, y = SITE.to_local(xyz[:, 0], xyz[:, 1])
+        for k in range(len(xyz) - 1):
+            leg = LineString([(x[k], y[k]), (x[k + 1], y[k + 1])])
+            if leg.length > 0 and leg.intersects(walls):
+                assert min(xyz[k, 2], xyz[k + 1, 2]) >= height, f"leg {k} crosses the building low"
