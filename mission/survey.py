@@ -141,16 +141,17 @@ def _nudges(
 
 
 def _lane_intervals(
-    poly_st: BaseGeometry, spacing: float, across: float, along: float
-) -> tuple[list[list[tuple[float, float, float, float, float]]], float]:
-    """The stretches to fly, lane by lane, each ``(t, lo, hi, a, b)``, and the area missed.
+    poly_st: BaseGeometry, spacing: float, across: float, along: float, trigger: float
+) -> tuple[list[list[tuple[float, float, float]]], float]:
+    """The stretches to fly, lane by lane, each ``(t, start, stop)`` of the camera, and the area missed.
 
     Each lane is responsible for a strip ``spacing`` wide; one stretch of it touches the
     area from s = lo to hi. The line flown sits where its photos still span the stretch
-    across, and is moved off the strip's centre when that lets its waypoints, kept inside
-    the area between s = a and b, reach further into a narrow corner. Where no position
-    reaches, the uncovered length times the strip width is counted as missed (m²), so
-    lane angles can be compared.
+    across, and is moved off the strip's centre when that lets its photos, with waypoints
+    kept inside the area (between s = a and b), reach further into a narrow corner. What
+    no position reaches becomes a stretch of its own; what is still out of reach is
+    counted as missed (m²: uncovered length times strip width), so lane angles can be
+    compared.
     """
     minx, miny, maxx, maxy = poly_st.bounds
     extent = maxy - miny
@@ -179,34 +180,39 @@ def _lane_intervals(
                 groups[-1].append(g)
             else:
                 groups.append([g])
-        lane: list[tuple[float, float, float, float, float]] = []
+        lane: list[tuple[float, float, float]] = []
         work = [(parts, 0) for parts in groups]
         while work:
             parts, depth = work.pop()
             lo, hi = min(g.bounds[0] for g in parts), max(g.bounds[2] for g in parts)
-            best: tuple[float, float, float, float] | None = None  # (missed, t, a, b)
+            best: tuple[float, float, float, float, float, float] | None = None
             for t_line in _nudges(float(t), across / 2.0, parts, lo, hi):
                 here = [(a, b) for a, b in inside(t_line) if b >= lo and a <= hi]
                 if not here:
                     continue
                 a, b = max(lo, min(a for a, _ in here)), min(hi, max(b for _, b in here))
-                missed = max(a - along / 2.0 - lo, 0.0) + max(hi - b - along / 2.0, 0.0)
+                start, stop = capture_span(lo, hi, a, b, trigger, along)
+                seen_lo = start - along / 2.0
+                seen_hi = (
+                    start + math.floor((stop - start) / trigger + 1e-9) * trigger + along / 2.0
+                )
+                missed = max(seen_lo - lo, 0.0) + max(hi - seen_hi, 0.0)
                 if best is None or missed < best[0] - 1e-6:
-                    best = (missed, float(t_line), a, b)
+                    best = (missed, float(t_line), start, stop, seen_lo, seen_hi)
                 if missed <= 1e-6:
                     break
             if best is None:  # no line inside the area reaches this sliver
                 missed_m2 += sum(g.area for g in parts)
                 continue
-            missed, t_line, a, b = best
-            lane.append((t_line, lo, hi, a, b))
+            missed, t_line, start, stop, seen_lo, seen_hi = best
+            lane.append((t_line, start, stop))
             if missed <= 1e-6:
                 continue
             if depth >= MAX_TIP_STRETCHES:
                 missed_m2 += missed * spacing
                 continue
             # What this line cannot reach (a narrow tip) becomes a stretch of its own.
-            for s0, s1 in ((b + along / 2.0, hi + 1.0), (lo - 1.0, a - along / 2.0)):
+            for s0, s1 in ((seen_hi, hi + 1.0), (lo - 1.0, seen_lo)):
                 if s1 > s0:
                     cut = shapely.box(s0, miny - 1.0, s1, maxy + 1.0)
                     rest = [
@@ -237,21 +243,20 @@ def lanes_for_angle(
     along = setup.footprint_along_m
     lanes: list[list[Pass]] = []
     intervals, missed_m2 = _lane_intervals(
-        poly_st, cap.line_spacing_m, setup.footprint_across_m, along
+        poly_st, cap.line_spacing_m, setup.footprint_across_m, along, cap.trigger_distance_m
     )
-    for i, spans in enumerate(intervals):
-        stretches = [
-            (t, *capture_span(lo, hi, a, b, cap.trigger_distance_m, along))
-            for t, lo, hi, a, b in spans
-        ]
+    for i, stretches in enumerate(intervals):
         if i % 2:  # boustrophedon: every other lane flies back
             stretches = [(t, b, a) for t, a, b in reversed(stretches)]
         lane = []
         for k, (t, a, b) in enumerate(stretches):
             direction = 1.0 if b >= a else -1.0
-            first, last = k == 0, k == len(stretches) - 1
-            lead_in = (a - direction * turnaround_m, t) if first and turnaround_m > 0 else None
-            lead_out = (b + direction * turnaround_m, t) if last and turnaround_m > 0 else None
+            # straight on from the stretch before, or turn in (at a lane's end, or onto a
+            # stretch moved sideways to reach a tip) so the first photo faces along the lane
+            turn_in = k == 0 or stretches[k - 1][0] != t
+            turn_out = k == len(stretches) - 1 or stretches[k + 1][0] != t
+            lead_in = (a - direction * turnaround_m, t) if turn_in and turnaround_m > 0 else None
+            lead_out = (b + direction * turnaround_m, t) if turn_out and turnaround_m > 0 else None
             pts = [(a, t), (b, t)] if abs(b - a) > 1e-6 else [(a, t)]
             lane.append(_to_pass(pts, lead_in, lead_out, axes, setup.altitude_m))
         lanes.append(lane)
