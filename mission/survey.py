@@ -187,19 +187,20 @@ def _lane_intervals(
             lo, hi = min(g.bounds[0] for g in parts), max(g.bounds[2] for g in parts)
             best: tuple[float, float, float, float, float, float] | None = None
             for t_line in _nudges(float(t), across / 2.0, parts, lo, hi):
-                here = [(a, b) for a, b in inside(t_line) if b >= lo and a <= hi]
-                if not here:
-                    continue
-                a, b = max(lo, min(a for a, _ in here)), min(hi, max(b for _, b in here))
-                start, stop = capture_span(lo, hi, a, b, trigger, along)
-                seen_lo = start - along / 2.0
-                seen_hi = (
-                    start + math.floor((stop - start) / trigger + 1e-9) * trigger + along / 2.0
-                )
-                missed = max(seen_lo - lo, 0.0) + max(hi - seen_hi, 0.0)
-                if best is None or missed < best[0] - 1e-6:
-                    best = (missed, float(t_line), start, stop, seen_lo, seen_hi)
-                if missed <= 1e-6:
+                # each stretch of the line inside the area (a concave outline can cut it in
+                # several) is a place the camera may start and stop
+                for a_in, b_in in inside(t_line):
+                    a, b = max(lo, a_in), min(hi, b_in)
+                    if b < a:
+                        continue
+                    start, stop = capture_span(lo, hi, a, b, trigger, along)
+                    seen_lo = start - along / 2.0
+                    last = start + math.floor((stop - start) / trigger + 1e-9) * trigger
+                    seen_hi = last + along / 2.0
+                    missed = max(seen_lo - lo, 0.0) + max(hi - seen_hi, 0.0)
+                    if best is None or missed < best[0] - 1e-6:
+                        best = (missed, float(t_line), start, stop, seen_lo, seen_hi)
+                if best is not None and best[0] <= 1e-6:
                     break
             if best is None:  # no line inside the area reaches this sliver
                 missed_m2 += sum(g.area for g in parts)

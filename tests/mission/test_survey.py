@@ -91,7 +91,7 @@ def _check_cover_and_bounds(poly, args):
     assert analysis.metrics.coverage >= 0.995, poly.wkt
     allowed = poly.buffer(args["turnaround_m"] + 0.6)  # 0.5 m past the last trigger point
     outside = [p for p in waypoints_local(plan) if not allowed.contains(p)]
-    assert not outside, f"{len(outside)} waypoints outside the area plus turnaround"
+    assert not outside, f"{len(outside)} waypoints outside the area plus turnaround: {poly.wkt}"
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
