@@ -4,7 +4,9 @@ Every planner describes its flight as :class:`Pass` objects: stretches flown wit
 camera working, with optional turnaround points before and after. :func:`build_plan`
 turns them into ArduPilot mission items (take-off, speed, gimbal, camera triggering,
 RTL), estimates each pass's time and starts a new sortie, returning home in between,
-whenever the next pass would not fit in the vehicle's endurance or item limit.
+whenever the next pass would not fit in the vehicle's endurance or item limit; each
+packed sortie is then timed with the paper flight of :mod:`mission.analysis` and gives
+back passes until it truly fits.
 
 ArduPilot starts the DO commands that follow a NAV command once that NAV command is
 complete, so ``WAYPOINT(a), DO_SET_CAM_TRIGG_DIST(d), WAYPOINT(b)`` triggers from a to b.
@@ -85,10 +87,6 @@ class Flight:
     #: set, each sortie takes off to it, crosses to its first pass above it and climbs back
     #: to it before RTL, which flies home straight at the height it starts from.
     clearance_alt_m: float | None = None
-
-
-def _dist(a: Point3, b: Point3) -> float:
-    return math.dist(a, b)
 
 
 def leg_time_s(a: Point3, b: Point3, speed_ms: float, vehicle: Vehicle) -> float:
