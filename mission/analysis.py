@@ -23,8 +23,8 @@ from mission.items import MAX_ITEMS_PER_SORTIE, Cmd, Frame, MissionItem
 from mission.plan import Home, Plan, Vehicle
 from mission.route import Point3, path_time_s, trigger_fractions
 
-#: The paper flight counts at most this many photos per sortie (a corrupt file could ask for billions).
-MAX_PHOTOS = 200_000
+#: The paper flight counts at most this many photos in a plan (a corrupt file could ask for billions).
+MAX_PHOTOS = 100_000
 
 
 @dataclass(frozen=True)
@@ -67,24 +67,29 @@ class PlanMetrics:
     per_sortie: tuple[SortieMetrics, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures; a figure a corrupt file makes infinite (a hold of 1e308 s) is None."""
         return {
-            "distance_m": round(self.distance_m, 1),
-            "duration_s": round(self.duration_s, 1),
+            "distance_m": _figure(self.distance_m, 1),
+            "duration_s": _figure(self.duration_s, 1),
             "photos": self.photos,
-            "gsd_cm": None if self.gsd_cm is None else round(self.gsd_cm, 3),
-            "coverage": None if self.coverage is None else round(self.coverage, 5),
+            "gsd_cm": _figure(self.gsd_cm, 3),
+            "coverage": _figure(self.coverage, 5),
             "items": self.items,
             "sorties": self.sorties,
             "per_sortie": [
                 {
-                    "distance_m": round(s.distance_m, 1),
-                    "duration_s": round(s.duration_s, 1),
+                    "distance_m": _figure(s.distance_m, 1),
+                    "duration_s": _figure(s.duration_s, 1),
                     "photos": s.photos,
                     "items": s.items,
                 }
                 for s in self.per_sortie
             ],
         }
+
+
+def _figure(value: float | None, digits: int) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, digits)
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ def analyse(plan: Plan) -> Analysis:
                 f"sortie {index + 1} has {len(sortie) + 1} items with home, more than the "
                 f"{MAX_ITEMS_PER_SORTIE} a Pixhawk-class autopilot holds: split it"
             )
-        flyer = _Flyer(plan.home, plan.vehicle, frame, index)
+        flyer = _Flyer(plan.home, plan.vehicle, frame, index, MAX_PHOTOS - len(shots))
         flyer.fly(sortie)
         shots += [(*shot, index) for shot in flyer.shots]
         warnings += flyer.warnings
@@ -157,8 +162,11 @@ def sortie_duration_s(items: Sequence[MissionItem], home: Home, vehicle: Vehicle
 class _Flyer:
     """Steps through one sortie's items the way ArduPilot Copter's AUTO mode would."""
 
-    def __init__(self, home: Home, vehicle: Vehicle, frame: LocalFrame, sortie: int):
+    def __init__(
+        self, home: Home, vehicle: Vehicle, frame: LocalFrame, sortie: int, budget: int = MAX_PHOTOS
+    ):
         self.home = home
+        self.budget = budget  # photos this sortie may still count
         self.frame = frame
         self.sortie = sortie
         self.vehicle = vehicle
@@ -238,9 +246,13 @@ class _Flyer:
             if self.trigger_m > 0 and item.param3 >= 1:
                 self._photo(self.here)
         elif cmd == Cmd.IMAGE_START_CAPTURE:
+            # param2 interval (s), param3 images: one image now, or a timed series
             if item.param2 <= 0 and item.param3 >= 1:
-                for _ in range(int(item.param3)):
-                    self._photo(self.here)
+                self._photo(self.here)
+            elif item.param2 > 0:
+                self.warnings.append(
+                    f"sortie {self.sortie + 1}: photos every {item.param2:g} s are not counted"
+                )
         elif cmd == Cmd.DO_DIGICAM_CONTROL:
             if item.lat_deg >= 1:  # param5: shoot
                 self._photo(self.here)
@@ -270,11 +282,11 @@ class _Flyer:
     def _photos_along(self, a: Point3, b: Point3) -> None:
         """Photos wherever the horizontal distance from the last one reaches the trigger distance."""
         last = self.last_photo if self.last_photo is not None else a
-        room = MAX_PHOTOS - len(self.shots)
+        room = self.budget - len(self.shots)
         fractions = trigger_fractions(a, b, last, self.trigger_m, limit=room + 1)
         if len(fractions) > room:
             self.warnings.append(
-                f"sortie {self.sortie + 1} would take more than {MAX_PHOTOS} photos "
+                f"sortie {self.sortie + 1} would take the plan past {MAX_PHOTOS} photos "
                 f"(trigger distance {self.trigger_m:g} m): only the first {MAX_PHOTOS} are counted"
             )
             self.trigger_m, fractions = 0.0, fractions[:room]
@@ -284,6 +296,8 @@ class _Flyer:
             )
 
     def _photo(self, at: Point3) -> None:
+        if len(self.shots) >= self.budget:
+            return
         if self.roi is not None:
             dx, dy = self.roi[0] - at[0], self.roi[1] - at[1]
             yaw = math.degrees(math.atan2(dx, dy)) % 360.0

@@ -135,7 +135,16 @@ def test_absurd_trigger_distance_is_capped_with_a_warning():
     )
     analysis = analyse(Plan(home=HOME, sorties=(items,)))
     assert analysis.metrics.photos == MAX_PHOTOS
-    assert any("more than" in w and "photos" in w for w in analysis.warnings)
+    assert any(f"past {MAX_PHOTOS} photos" in w for w in analysis.warnings)
+
+
+def test_a_capture_command_asking_for_countless_images_takes_one():
+    many = it.MissionItem(it.Cmd.IMAGE_START_CAPTURE, it.Frame.MISSION, 0, 0, 1e300)
+    timed = it.MissionItem(it.Cmd.IMAGE_START_CAPTURE, it.Frame.MISSION, 0, 2.0, 0)
+    items = (it.takeoff(20), wp(0, 0, 20), many, timed, it.return_to_launch())
+    analysis = analyse(Plan(home=HOME, sorties=(items,)))
+    assert analysis.metrics.photos == 1
+    assert any("every 2 s are not counted" in w for w in analysis.warnings)
 
 
 def test_too_many_items_for_an_autopilot_are_reported():
