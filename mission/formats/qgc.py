@@ -12,10 +12,14 @@ longitude and altitude in a separate ``coordinate``.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
+import shapely
 from pydantic import BaseModel, ConfigDict, Field
 
+from mission.assets import asset_shape
+from mission.camera import Camera
 from mission.errors import MissionError
 from mission.formats.plan_json import (
     MetaDoc,
@@ -29,7 +33,16 @@ from mission.formats.plan_json import (
     validate,
 )
 from mission.items import MissionItem
-from mission.plan import FenceCircle, FencePolygon, Geofence, Home, Plan, RallyPoint, Vehicle
+from mission.plan import (
+    FenceCircle,
+    FencePolygon,
+    Geofence,
+    Home,
+    Plan,
+    RallyPoint,
+    Target,
+    Vehicle,
+)
 
 FIRMWARE_ARDUPILOT = 3  # MAV_AUTOPILOT_ARDUPILOTMEGA
 VEHICLE_QUADROTOR = 2  # MAV_TYPE_QUADROTOR
@@ -207,6 +220,74 @@ def _items(raw: list[dict[str, Any]], source: str) -> list[MissionItem]:
     return out
 
 
+#: QGroundControl's CameraCalc keys for a camera's optics.
+_OPTICS = ("SensorWidth", "SensorHeight", "ImageWidth", "ImageHeight", "FocalLength")
+
+
+def _scan_context(raw: list[dict[str, Any]]) -> dict[str, Any]:
+    """Camera and target of a QGroundControl survey or corridor scan, so coverage can be measured.
+
+    Taken from the first complex item whose CameraCalc gives the optics (a "Manual (no
+    camera specs)" scan has none) and whose area or line is readable; anything else in it
+    is left alone, and a plan without one gets no camera and no target.
+    """
+    for data in raw:
+        if data.get("type") != "ComplexItem" or not isinstance(
+            data.get("TransectStyleComplexItem"), dict
+        ):
+            continue
+        calc = data["TransectStyleComplexItem"].get("CameraCalc")
+        try:
+            camera = _qgc_camera(calc)
+            target = _qgc_target(data)
+        except (MissionError, TypeError, ValueError, KeyError, IndexError):
+            continue
+        if camera is not None and target is not None:
+            pattern = "survey" if target.kind == "area" else "corridor"
+            return {"camera": camera, "target": target, "pattern": pattern}
+    return {}
+
+
+def _qgc_camera(calc: Any) -> Camera | None:
+    if not isinstance(calc, dict) or not all(isinstance(calc.get(k), int | float) for k in _OPTICS):
+        return None
+    sw, sh, iw, ih, f = (float(calc[k]) for k in _OPTICS)
+    if calc.get("Landscape", True) is False:  # skyledger's cameras are landscape: turn it round
+        sw, sh, iw, ih = sh, sw, ih, iw
+    interval = calc.get("MinTriggerInterval")
+    interval = float(interval) if isinstance(interval, int | float) and interval > 0 else 0.1
+    name = calc.get("CameraName") if isinstance(calc.get("CameraName"), str) else "qgc-camera"
+    return Camera(name or "qgc-camera", sw, sh, round(iw), round(ih), f, interval)
+
+
+def _qgc_target(data: dict[str, Any]) -> Target | None:
+    kind = data.get("complexItemType")
+    if kind == "survey":
+        ring = [[float(lon), float(lat)] for lat, lon in data["polygon"]]
+        area = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+        return Target(
+            kind="area", geometry=json_shaped(asset_shape(area, "survey polygon", ("Polygon",)))
+        )
+    if kind == "CorridorScan":
+        from mission.corridor import corridor_polygon
+        from mission.geodesy import LocalFrame
+
+        line = {
+            "type": "LineString",
+            "coordinates": [[float(lon), float(lat)] for lat, lon in data["polyline"]],
+        }
+        geom = asset_shape(line, "corridor polyline", ("LineString",))
+        frame = LocalFrame.around(geom)
+        band = corridor_polygon(frame.geom_to_local(geom), float(data["CorridorWidth"]))
+        return Target(kind="corridor", geometry=json_shaped(frame.geom_to_wgs84(band)), line=line)
+    return None
+
+
+def json_shaped(geom: Any) -> dict[str, Any]:
+    """A shapely geometry as a GeoJSON dict with lists, as files read back."""
+    return dict(json.loads(shapely.to_geojson(geom)))
+
+
 def _home(mission: MissionDoc, source: str) -> Home:
     lat, lon, *rest = mission.plannedHomePosition
     if lat is None or lon is None:
@@ -252,7 +333,7 @@ def parse(text: str, source: str) -> Plan:
     items = _items(doc.mission.items, source)
     if not items:
         raise MissionError(f"{source}: mission.items is empty; a plan needs at least one item")
-    kwargs: dict[str, Any] = {"vehicle": _vehicle(doc.mission)}
+    kwargs: dict[str, Any] = {"vehicle": _vehicle(doc.mission), **_scan_context(doc.mission.items)}
     if doc.skyledger is not None:
         check_schema(doc.skyledger, source, "skyledger")
         meta = validate(PlanMetaDoc, doc.skyledger, source, ("skyledger",))

@@ -13,7 +13,7 @@ from pymavlink import mavwp
 
 from mission import items as it
 from mission.analysis import analyse
-from mission.camera import PRESETS
+from mission.camera import PRESETS, Camera
 from mission.errors import MissionError
 from mission.formats import EXTENSIONS, PER_SORTIE, output_names, parse, render
 from mission.items import Cmd, Frame, MissionItem
@@ -499,3 +499,29 @@ def test_bad_geojson() -> None:
     doc["features"][3]["properties"]["params"] = [0, 0, 0]
     message = _error(json.dumps(doc), ".geojson")
     assert "features[3].properties.params" in message
+
+
+def test_a_qgroundcontrol_survey_with_camera_specs_gets_gsd_and_coverage() -> None:
+    from mission.analysis import analyse
+
+    doc = json.loads(QGC_SURVEY_PLAN)
+    calc = doc["mission"]["items"][1]["TransectStyleComplexItem"]["CameraCalc"]
+    calc.update(
+        CameraName="DJI Phantom 4 RTK",
+        SensorWidth=13.2,
+        SensorHeight=8.8,
+        ImageWidth=5472,
+        ImageHeight=3648,
+        FocalLength=8.8,
+        Landscape=False,
+        MinTriggerInterval=2,
+    )
+    plan = parse(json.dumps(doc), ".plan", "survey.plan")
+    assert plan.pattern == "survey" and plan.target is not None and plan.target.kind == "area"
+    # portrait in QGroundControl: the image's long side along the flight, so turned round here
+    assert plan.camera == Camera("DJI Phantom 4 RTK", 8.8, 13.2, 3648, 5472, 8.8, 2.0)
+    metrics = analyse(plan).metrics
+    assert metrics.gsd_cm == pytest.approx(plan.camera.gsd_cm(50.0))
+    assert metrics.coverage is not None and 0.0 < metrics.coverage <= 1.0
+    # without the optics ("Manual (no camera specs)") nothing is guessed
+    assert parse(QGC_SURVEY_PLAN, ".plan", "survey.plan").target is None
