@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString
+from shapely.geometry import LineString, mapping
 from shapely.ops import substring
 
 from mission.assets import asset_shape
@@ -145,10 +144,8 @@ def plan_corridor(
         camera=camera,
         target=Target(
             kind="corridor",
-            geometry=json.loads(
-                shapely.to_geojson(frame.geom_to_wgs84(corridor_polygon(centre, width_m)))
-            ),
-            line=json.loads(json.dumps(line)),
+            geometry=mapping(frame.geom_to_wgs84(corridor_polygon(centre, width_m))),
+            line=line,
         ),
         pattern="corridor",
         name=name,

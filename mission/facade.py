@@ -23,7 +23,6 @@ Conventions:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -244,7 +243,7 @@ def plan_facade(
     )
     target = Target(
         kind="facade",
-        geometry=json.loads(json.dumps(line)),
+        geometry=line,
         height_min_m=height_min_m,
         height_max_m=height_max_m,
     )

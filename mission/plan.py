@@ -81,7 +81,8 @@ class Vehicle:
 class Target:
     """What the plan must capture, in WGS84 (GeoJSON geometry, lon/lat order).
 
-    Geometries are JSON-shaped (lists, not tuples) so they read back equal from files.
+    Geometries are stored JSON-shaped (lists, not tuples; a shapely ``mapping`` is fine
+    to pass) so a plan read back from a file compares equal to the one written.
 
     - ``area``: a Polygon (holes allowed), seen from above;
     - ``corridor``: the buffered corridor Polygon, seen from above; ``line`` keeps the centre line;
@@ -95,6 +96,20 @@ class Target:
     height_min_m: float | None = None
     height_max_m: float | None = None
     line: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "geometry", _json_shaped(self.geometry))
+        if self.line is not None:
+            object.__setattr__(self, "line", _json_shaped(self.line))
+
+
+def _json_shaped(value: Any) -> Any:
+    """Tuples to lists, recursively, as JSON reads them."""
+    if isinstance(value, dict):
+        return {key: _json_shaped(v) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_shaped(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

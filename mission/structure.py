@@ -24,13 +24,12 @@ Conventions:
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.geometry.polygon import orient
 
 from mission.assets import asset_shape
@@ -114,7 +113,7 @@ def _structure_shape(
         None,
         ((float(a[0]), float(a[1])), (float(b[0]), float(b[1]))),
         float(lengths[1 - long_i] / 2.0),
-        json.loads(json.dumps(footprint)),
+        mapping(geom),
     )
 
 

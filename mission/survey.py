@@ -8,7 +8,6 @@ given, or chosen among the directions of the area's outline to minimise the flig
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -397,7 +396,7 @@ def plan_survey(
         flight=Flight(setup.speed_ms, setup.capture),
         vehicle=vehicle,
         camera=camera,
-        target=Target(kind="area", geometry=json.loads(json.dumps(area))),
+        target=Target(kind="area", geometry=area),
         pattern="survey",
         name=name,
         settings={

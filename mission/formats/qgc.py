@@ -12,11 +12,10 @@ longitude and altitude in a separate ``coordinate``.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-import shapely
 from pydantic import BaseModel, ConfigDict, Field
+from shapely.geometry import mapping
 
 from mission.assets import asset_shape
 from mission.camera import Camera
@@ -266,7 +265,7 @@ def _qgc_target(data: dict[str, Any]) -> Target | None:
         ring = [[float(lon), float(lat)] for lat, lon in data["polygon"]]
         area = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
         return Target(
-            kind="area", geometry=json_shaped(asset_shape(area, "survey polygon", ("Polygon",)))
+            kind="area", geometry=mapping(asset_shape(area, "survey polygon", ("Polygon",)))
         )
     if kind == "CorridorScan":
         from mission.corridor import corridor_polygon
@@ -279,13 +278,8 @@ def _qgc_target(data: dict[str, Any]) -> Target | None:
         geom = asset_shape(line, "corridor polyline", ("LineString",))
         frame = LocalFrame.around(geom)
         band = corridor_polygon(frame.geom_to_local(geom), float(data["CorridorWidth"]))
-        return Target(kind="corridor", geometry=json_shaped(frame.geom_to_wgs84(band)), line=line)
+        return Target(kind="corridor", geometry=mapping(frame.geom_to_wgs84(band)), line=line)
     return None
-
-
-def json_shaped(geom: Any) -> dict[str, Any]:
-    """A shapely geometry as a GeoJSON dict with lists, as files read back."""
-    return dict(json.loads(shapely.to_geojson(geom)))
 
 
 def _home(mission: MissionDoc, source: str) -> Home:
