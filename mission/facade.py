@@ -35,15 +35,14 @@ from mission.assets import asset_shape
 from mission.camera import Camera, check_overlap
 from mission.errors import MissionError
 from mission.geodesy import LocalFrame
-from mission.plan import Capture, Home, Plan, Target, Vehicle
-from mission.route import MIN_ALT_M, Flight, Pass, build_plan
+from mission.plan import Home, Plan, Target, Vehicle
+from mission.route import MIN_ALT_M, Pass, build_plan
 from mission.standoff import (
-    MAX_INSPECTION_SPEED_MS,
-    clearance_alt_m,
     half_fov_deg,
     layer_altitudes,
     resolve_standoff,
     view_band_m,
+    wall_flight,
 )
 
 #: Camera-off run before and after each row, metres.
@@ -228,18 +227,20 @@ def plan_facade(
                     heading_deg=h,
                 )
             )
-    speed = min(vehicle.cruise_speed_ms, MAX_INSPECTION_SPEED_MS)
-    if not hover:
-        speed = min(speed, camera.max_speed_ms(trigger))
-    capture = Capture(
-        distance_m=standoff,
+    flight = wall_flight(
+        camera,
+        vehicle,
+        standoff_m=standoff,
+        gsd_cm=gsd,
+        trigger_m=trigger,
+        band=band,
         front_overlap=front_overlap,
         side_overlap=side_overlap,
-        gsd_cm=gsd,
-        trigger_distance_m=trigger,
-        line_spacing_m=(band[1] - band[0]) * (1.0 - side_overlap),
         gimbal_pitch_deg=0.0,
         hover=hover,
+        top_m=height_max_m,
+        heights=rows,
+        ceiling_m=ceiling_m,
     )
     target = Target(
         kind="facade",
@@ -251,9 +252,7 @@ def plan_facade(
         frame=frame,
         home=home,
         passes=passes,
-        flight=Flight(
-            speed, capture, clearance_alt_m=clearance_alt_m(height_max_m, rows, ceiling_m)
-        ),
+        flight=flight,
         vehicle=vehicle,
         camera=camera,
         target=target,
@@ -270,7 +269,7 @@ def plan_facade(
             "ceiling_m": ceiling_m,
             "hover": hover,
             "rows_alt_rel_m": [round(z, 2) for z in rows],
-            "speed_ms": round(speed, 3),
+            "speed_ms": round(flight.speed_ms, 3),
         },
     )
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from mission.camera import Camera
 from mission.errors import MissionError
-from mission.route import MIN_ALT_M
+from mission.plan import Capture, Vehicle
+from mission.route import MIN_ALT_M, Flight
 
 #: A photo counts for a facet only if its optical axis is within this angle of the facet's normal.
 MAX_INCIDENCE_DEG = 60.0
@@ -109,9 +110,41 @@ def layer_altitudes(
     return layers
 
 
-def clearance_alt_m(top_m: float, layers: list[float], ceiling_m: float) -> float:
-    """Transit height over a structure or wall ``top_m`` high: its top plus a margin.
+def wall_flight(
+    camera: Camera,
+    vehicle: Vehicle,
+    *,
+    standoff_m: float,
+    gsd_cm: float,
+    trigger_m: float,
+    band: tuple[float, float],
+    front_overlap: float,
+    side_overlap: float,
+    gimbal_pitch_deg: float,
+    hover: bool,
+    top_m: float,
+    heights: list[float],
+    ceiling_m: float,
+) -> Flight:
+    """Speed, camera use and transit height of a scan of a wall ``top_m`` high.
 
-    Never above the ceiling, never below the highest layer flown.
+    The speed is capped for flying near a wall and by the camera's trigger interval; the
+    rows or layers at ``heights`` are ``band`` (the heights one photo sees) apart less the
+    side overlap; transits cross at the top plus a margin, within the ceiling and never
+    below the highest row.
     """
-    return max(min(top_m + CLEARANCE_MARGIN_M, ceiling_m), max(layers))
+    speed = min(vehicle.cruise_speed_ms, MAX_INSPECTION_SPEED_MS)
+    if not hover:
+        speed = min(speed, camera.max_speed_ms(trigger_m))
+    capture = Capture(
+        distance_m=standoff_m,
+        front_overlap=front_overlap,
+        side_overlap=side_overlap,
+        gsd_cm=gsd_cm,
+        trigger_distance_m=trigger_m,
+        line_spacing_m=(band[1] - band[0]) * (1.0 - side_overlap),
+        gimbal_pitch_deg=gimbal_pitch_deg,
+        hover=hover,
+    )
+    clearance = max(min(top_m + CLEARANCE_MARGIN_M, ceiling_m), max(heights))
+    return Flight(speed, capture, clearance_alt_m=clearance)

@@ -36,17 +36,16 @@ from mission.assets import asset_shape
 from mission.camera import Camera, check_overlap
 from mission.errors import MissionError
 from mission.geodesy import LocalFrame, check_lonlat
-from mission.plan import Capture, Home, Plan, Target, Vehicle
-from mission.route import MIN_ALT_M, Flight, Pass, build_plan
+from mission.plan import Home, Plan, Target, Vehicle
+from mission.route import MIN_ALT_M, Pass, build_plan
 from mission.standoff import (
     MAX_INCIDENCE_DEG,
-    MAX_INSPECTION_SPEED_MS,
     check_pitch,
-    clearance_alt_m,
     half_fov_deg,
     layer_altitudes,
     resolve_standoff,
     view_band_m,
+    wall_flight,
 )
 
 #: Waypoints of a round orbit are at most this fraction of the stand-off beyond it.
@@ -264,19 +263,20 @@ def plan_structure(
         for pts, roi, dist in stretches
     ]
     trigger = orbit_trigger_m(camera, shape.radius_m, standoff, front_overlap)
-    spacing = (band[1] - band[0]) * (1.0 - side_overlap)
-    speed = min(vehicle.cruise_speed_ms, MAX_INSPECTION_SPEED_MS)
-    if not hover:
-        speed = min(speed, camera.max_speed_ms(trigger))
-    capture = Capture(
-        distance_m=standoff,
+    flight = wall_flight(
+        camera,
+        vehicle,
+        standoff_m=standoff,
+        gsd_cm=gsd,
+        trigger_m=trigger,
+        band=band,
         front_overlap=front_overlap,
         side_overlap=side_overlap,
-        gsd_cm=gsd,
-        trigger_distance_m=trigger,
-        line_spacing_m=spacing,
         gimbal_pitch_deg=gimbal_pitch_deg,
         hover=hover,
+        top_m=height_m,
+        heights=layers,
+        ceiling_m=ceiling_m,
     )
     target = Target(
         kind="structure",
@@ -289,7 +289,7 @@ def plan_structure(
         frame=frame,
         home=home,
         passes=passes,
-        flight=Flight(speed, capture, clearance_alt_m=clearance_alt_m(height_m, layers, ceiling_m)),
+        flight=flight,
         vehicle=vehicle,
         camera=camera,
         target=target,
@@ -305,6 +305,6 @@ def plan_structure(
             "ceiling_m": ceiling_m,
             "hover": hover,
             "layers_alt_rel_m": [round(z, 2) for z in layers],
-            "speed_ms": round(speed, 3),
+            "speed_ms": round(flight.speed_ms, 3),
         },
     )
