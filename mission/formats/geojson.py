@@ -27,6 +27,7 @@ from mission.errors import MissionError
 from mission.formats.plan_json import (
     HomeDoc,
     MetaDoc,
+    assemble,
     check_schema,
     dump_json,
     home_dict,
@@ -277,13 +278,13 @@ def parse(text: str, source: str) -> Plan:
                 ring = validate(PolygonDoc, geometry, source, (*loc, "geometry")).coordinates[0]
                 vertices = tuple((v[0], v[1]) for v in ring[:-1])
                 polygons.append(FencePolygon(vertices, f.inclusion))
-    if not items:
-        raise MissionError(
-            f"{source}: no mission items (features with properties.kind 'item'); "
-            "is this a skyledger plan?"
-        )
-    if home is None:
-        raise MissionError(f"{source}: no home (the 'skyledger' member or a 'home' feature)")
-    sorties = tuple(tuple(seqs[k] for k in sorted(seqs)) for _, seqs in sorted(items.items()))
-    fence = Geofence(tuple(polygons), tuple(circles))
-    return Plan(home, sorties, geofence=fence, rally=tuple(rally), **meta)
+    return assemble(
+        source,
+        items,
+        home,
+        Geofence(tuple(polygons), tuple(circles)),
+        rally,
+        meta,
+        items_from="features with properties.kind 'item'",
+        home_from="the 'skyledger' member or a 'home' feature",
+    )

@@ -29,6 +29,7 @@ from mission.formats.geojson import (
     route_points,
 )
 from mission.formats.plan_json import (
+    assemble,
     check_schema,
     dump_json,
     home_dict,
@@ -310,13 +311,13 @@ def parse(text: str, source: str) -> Plan:
             if len(vertices) < 3:
                 raise MissionError(f"{r.where}: a fence polygon needs at least 3 corners")
             polygons.append(FencePolygon(vertices, r.flag("inclusion")))
-    if not items:
-        raise MissionError(
-            f"{source}: no mission items (Placemarks with ExtendedData kind 'item'); "
-            "is this a skyledger plan?"
-        )
-    if home is None:
-        raise MissionError(f"{source}: no home (Document skyledger data or a 'home' Placemark)")
-    sorties = tuple(tuple(seqs[k] for k in sorted(seqs)) for _, seqs in sorted(items.items()))
-    fence = Geofence(tuple(polygons), tuple(circles))
-    return Plan(home, sorties, geofence=fence, rally=tuple(rally), **meta)
+    return assemble(
+        source,
+        items,
+        home,
+        Geofence(tuple(polygons), tuple(circles)),
+        rally,
+        meta,
+        items_from="Placemarks with ExtendedData kind 'item'",
+        home_from="Document skyledger data or a 'home' Placemark",
+    )

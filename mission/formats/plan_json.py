@@ -331,6 +331,30 @@ def geofence_from(doc: GeofenceDoc) -> Geofence:
     )
 
 
+def assemble(
+    source: str,
+    items: dict[int, dict[int, MissionItem]],
+    home: Home | None,
+    fence: Geofence,
+    rally: list[RallyPoint],
+    meta: dict[str, Any],
+    *,
+    items_from: str,
+    home_from: str,
+) -> Plan:
+    """A plan from what a feature-by-feature reader (GeoJSON, KML) collected.
+
+    ``items`` maps sortie to seq to item; ``items_from`` and ``home_from`` say, for the
+    messages, where in the file items and home should have been.
+    """
+    if not items:
+        raise MissionError(f"{source}: no mission items ({items_from}); is this a skyledger plan?")
+    if home is None:
+        raise MissionError(f"{source}: no home ({home_from})")
+    sorties = tuple(tuple(seqs[k] for k in sorted(seqs)) for _, seqs in sorted(items.items()))
+    return Plan(home, sorties, geofence=fence, rally=tuple(rally), **meta)
+
+
 def render(plan: Plan) -> list[str]:
     """The ``.json`` text of ``plan`` (all sorties in one file), with its metrics."""
     from mission.analysis import analyse
