@@ -265,8 +265,9 @@ def _overlap_notes(args: argparse.Namespace) -> None:
 def cmd_plan(args: argparse.Namespace) -> int:
     _overlap_notes(args)
     plan = commands.plan_from_args(args)
-    paths = commands.write_plan(plan, args.output)
-    metrics, warnings = commands.measure(plan)
+    analysis = commands.analyse(plan)
+    paths = commands.write_plan(plan, args.output, analysis)
+    metrics, warnings = commands.measure(plan, analysis)
     for path in paths:
         print(f"wrote {path}")
     print(commands.summary(metrics))
@@ -277,7 +278,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     plan = commands.read_plan(args.plan)
-    metrics, warnings = commands.measure(plan)
+    metrics, warnings = commands.measure(plan, commands.analyse(plan))
     if args.json:
         print(json.dumps({"file": args.plan, **metrics, "warnings": warnings}, indent=2))
         return 0
@@ -311,10 +312,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     commands.check_output_path(args.output)
     plan = commands.read_plan(args.input)
-    paths = commands.write_plan(plan, args.output)
+    analysis = commands.analyse(plan)
+    paths = commands.write_plan(plan, args.output, analysis)
     for path in paths:
         print(f"wrote {path}")
-    metrics, _ = commands.measure(plan)
+    metrics, _ = commands.measure(plan, analysis)
     print(commands.summary(metrics))
     return 0
 

@@ -25,11 +25,9 @@ from typing import TYPE_CHECKING, Any
 from mission.errors import MissionError
 
 if TYPE_CHECKING:
+    from mission.analysis import Analysis
     from mission.camera import Camera
     from mission.plan import Home, Plan, Vehicle
-
-#: Output formats by file extension, in the order the demo writes them.
-OUTPUT_EXTENSIONS = (".json", ".plan", ".waypoints", ".geojson", ".kml")
 
 
 class CommandError(Exception):
@@ -287,16 +285,7 @@ def output_paths(path: str | os.PathLike[str], count: int) -> list[Path]:
         return [p]
     from mission import formats
 
-    names = getattr(formats, "output_names", None)
-    if names is not None:
-        return [p.with_name(Path(n).name) for n in names(p.stem, p.suffix, count)]
-    return [p.with_name(f"{p.stem}-s{i}{p.suffix}") for i in range(1, count + 1)]
-
-
-def render(plan: Plan, ext: str) -> list[str]:
-    from mission import formats
-
-    return list(formats.render(plan, ext))
+    return [p.with_name(Path(n).name) for n in formats.output_names(p.stem, p.suffix, count)]
 
 
 def read_plan(path: str) -> Plan:
@@ -326,11 +315,18 @@ def write_texts(paths: Sequence[Path], texts: Sequence[str]) -> None:
         raise CommandError(f"cannot write {str(where)!r}: {exc.strerror or exc}") from None
 
 
-def write_plan(plan: Plan, path: str | os.PathLike[str]) -> list[Path]:
+def write_plan(
+    plan: Plan, path: str | os.PathLike[str], analysis: Analysis | None = None
+) -> list[Path]:
     """Render ``plan`` in the format ``path``'s extension names and write it (several files
-    for a multi-sortie ``.plan``/``.waypoints``). Returns the paths written."""
+    for a multi-sortie ``.plan``/``.waypoints``). Returns the paths written.
+
+    ``analysis`` is the plan's paper flight, when the caller has it, so writers that show
+    metrics or photo footprints do not fly it again."""
+    from mission import formats
+
     ext = check_output_path(path)
-    texts = render(plan, ext)
+    texts = formats.render(plan, ext, analysis)
     paths = output_paths(path, len(texts))
     write_texts(paths, texts)
     return paths
@@ -339,11 +335,15 @@ def write_plan(plan: Plan, path: str | os.PathLike[str]) -> list[Path]:
 # --- measuring and describing -----------------------------------------------------------------
 
 
-def measure(plan: Plan) -> tuple[dict[str, Any], list[str]]:
-    """The plan's metrics (:meth:`PlanMetrics.to_dict`) with pattern and name, and warnings."""
-    from mission.analysis import analyse
+def analyse(plan: Plan) -> Analysis:
+    """The plan flown on paper (:func:`mission.analysis.analyse`), once per command."""
+    from mission.analysis import analyse as fly
 
-    analysis = analyse(plan)
+    return fly(plan)
+
+
+def measure(plan: Plan, analysis: Analysis) -> tuple[dict[str, Any], list[str]]:
+    """The plan's metrics (:meth:`PlanMetrics.to_dict`) with pattern and name, and warnings."""
     metrics = {"pattern": plan.pattern, "name": plan.name, **analysis.metrics.to_dict()}
     return metrics, list(analysis.warnings)
 

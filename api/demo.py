@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from api import cli, commands
+from mission.formats import EXTENSIONS
 
 DEFAULT_CAMERA = "mavic3-enterprise"
 CITY_FILE = "sample_city.geojson"
@@ -57,7 +58,7 @@ def command_line(feature: dict[str, Any], city: Path, out: Path, camera: str) ->
         argv += ["--front-overlap", str(props["front_overlap_pct"])]
     if "side_overlap_pct" in props:
         argv += ["--side-overlap", str(props["side_overlap_pct"])]
-    argv += ["-o", str(out / f"{name}{commands.OUTPUT_EXTENSIONS[0]}")]
+    argv += ["-o", str(out / f"{name}{EXTENSIONS[0]}")]
     return argv
 
 
@@ -75,10 +76,12 @@ def run_demo(out: Path, camera: str = DEFAULT_CAMERA) -> list[DemoResult]:
             continue
         args = cli.parse_args(command_line(feature, city_path, out, camera))
         plan = commands.plan_from_args(args)
+        analysis = commands.analyse(plan)
         files: list[Path] = []
-        for ext in commands.OUTPUT_EXTENSIONS:
-            files += commands.write_plan(plan, out / f"{feature['properties']['name']}{ext}")
-        metrics, _warnings = commands.measure(plan)
+        for ext in EXTENSIONS:
+            name = feature["properties"]["name"]
+            files += commands.write_plan(plan, out / f"{name}{ext}", analysis)
+        metrics, _warnings = commands.measure(plan, analysis)
         results.append(DemoResult(feature["properties"]["name"], metrics, tuple(files)))
     return results
 
@@ -112,7 +115,7 @@ def report(results: Sequence[DemoResult], out: Path) -> str:
     )
     if not results:
         return "nothing planned"
-    exts = ", ".join(commands.OUTPUT_EXTENSIONS)
+    exts = ", ".join(EXTENSIONS)
     example = next((f for f in results[0].files if f.suffix == ".plan"), results[0].files[0])
     return (
         f"{commands.table(rows, header)}\n\n"

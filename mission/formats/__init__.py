@@ -17,10 +17,14 @@ extension  format                                         texts per plan
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mission.errors import MissionError
 from mission.formats import geojson, kml, plan_json, qgc, wpl
 from mission.plan import Plan
+
+if TYPE_CHECKING:
+    from mission.analysis import Analysis
 
 __all__ = ["EXTENSIONS", "PER_SORTIE", "normalise_ext", "output_names", "parse", "render"]
 
@@ -28,10 +32,11 @@ EXTENSIONS = (".json", ".plan", ".waypoints", ".geojson", ".kml")
 #: Formats that hold one sortie per file.
 PER_SORTIE = frozenset({".plan", ".waypoints"})
 
-_RENDER: dict[str, Callable[[Plan], list[str]]] = {
+# Writers that show what the plan does (metrics, photo footprints) take its paper flight.
+_RENDER: dict[str, Callable[[Plan, Analysis | None], list[str]]] = {
     ".json": plan_json.render,
-    ".plan": qgc.render,
-    ".waypoints": wpl.render,
+    ".plan": lambda plan, _analysis: qgc.render(plan),
+    ".waypoints": lambda plan, _analysis: wpl.render(plan),
     ".geojson": geojson.render,
     ".kml": kml.render,
 }
@@ -59,7 +64,7 @@ def normalise_ext(ext: str) -> str:
     return norm
 
 
-def render(plan: Plan, ext: str) -> list[str]:
+def render(plan: Plan, ext: str, analysis: Analysis | None = None) -> list[str]:
     """The text of each file to write for ``plan`` in the format ``ext``.
 
     Parameters
@@ -68,6 +73,9 @@ def render(plan: Plan, ext: str) -> list[str]:
         The plan to write.
     ext : str
         One of :data:`EXTENSIONS` (case and leading dot optional).
+    analysis : Analysis, optional
+        ``mission.analysis.analyse(plan)``, when the caller has it already; otherwise
+        the formats that need it (``.json``, ``.geojson``, ``.kml``) compute it.
 
     Returns
     -------
@@ -75,7 +83,7 @@ def render(plan: Plan, ext: str) -> list[str]:
         One text for ``.json``, ``.geojson`` and ``.kml``; one per sortie for
         ``.plan`` and ``.waypoints`` (name them with :func:`output_names`).
     """
-    return _RENDER[normalise_ext(ext)](plan)
+    return _RENDER[normalise_ext(ext)](plan, analysis)
 
 
 def parse(text: str, ext: str, source: str = "<text>") -> Plan:

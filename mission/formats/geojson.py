@@ -42,7 +42,7 @@ from mission.items import Cmd, Frame, MissionItem
 from mission.plan import FenceCircle, FencePolygon, Geofence, Home, Plan, RallyPoint
 
 if TYPE_CHECKING:
-    from mission.analysis import Photo
+    from mission.analysis import Analysis, Photo
 
 Position = Annotated[list[float], Field(min_length=2, max_length=3)]
 Ring = Annotated[list[Position], Field(min_length=4)]
@@ -117,16 +117,20 @@ def route_points(plan: Plan, index: int) -> list[tuple[float, float, float]]:
     return pts if len(pts) >= 2 else []
 
 
-def photo_footprints(plan: Plan) -> list[tuple[int, Photo, tuple[tuple[float, float], ...]]]:
+def photo_footprints(
+    plan: Plan, analysis: Analysis | None = None
+) -> list[tuple[int, Photo, tuple[tuple[float, float], ...]]]:
     """(photo number from 1, photo, ground footprint corners (lon, lat) counter-clockwise).
 
-    Only photos that see the ground, and only when the plan has a camera.
+    Only photos that see the ground, and only when the plan has a camera. ``analysis``
+    is the plan's paper flight when the caller already has it.
     """
     if plan.camera is None:
         return []
-    from mission.analysis import analyse
+    if analysis is None:
+        from mission.analysis import analyse
 
-    analysis = analyse(plan)
+        analysis = analyse(plan)
     out = []
     for n, (photo, corners) in enumerate(
         zip(analysis.photos, analysis.footprints, strict=True), start=1
@@ -169,7 +173,7 @@ def _ring(vertices: tuple[tuple[float, float], ...]) -> list[list[float]]:
     return [*ring, ring[0]]
 
 
-def render(plan: Plan) -> list[str]:
+def render(plan: Plan, analysis: Analysis | None = None) -> list[str]:
     """The ``.geojson`` text of ``plan`` (all sorties in one file)."""
     h = plan.home
     features = [
@@ -207,7 +211,7 @@ def render(plan: Plan) -> list[str]:
     for r in plan.rally:
         point = {"type": "Point", "coordinates": [r.lon_deg, r.lat_deg, r.alt_rel_m]}
         features.append(_feature(point, kind="rally"))
-    for n, photo, footprint in photo_footprints(plan):
+    for n, photo, footprint in photo_footprints(plan, analysis):
         polygon = {"type": "Polygon", "coordinates": [_ring(footprint)]}
         features.append(_feature(polygon, **photo_properties(n, photo)))
     meta = meta_dict(plan) | {"home": home_dict(h)}

@@ -18,7 +18,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mission.errors import MissionError
 from mission.formats.geojson import (
@@ -42,6 +42,9 @@ from mission.formats.plan_json import (
 )
 from mission.items import Cmd, Frame, MissionItem
 from mission.plan import FenceCircle, FencePolygon, Geofence, Home, Plan, RallyPoint
+
+if TYPE_CHECKING:
+    from mission.analysis import Analysis
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -98,7 +101,7 @@ def _item_name(seq: int, item: MissionItem) -> str:
         return f"{seq} command {int(item.command)}"
 
 
-def render(plan: Plan) -> list[str]:
+def render(plan: Plan, analysis: Analysis | None = None) -> list[str]:
     """The ``.kml`` text of ``plan`` (all sorties in one file)."""
     h = plan.home
     root = ET.Element("kml", {"xmlns": KML_NS})
@@ -148,7 +151,7 @@ def render(plan: Plan) -> list[str]:
         for r in plan.rally:
             pm = _placemark(folder, "Rally", {"kind": "rally"})
             _geometry(pm, "Point", [(r.lon_deg, r.lat_deg, r.alt_rel_m)], "relativeToGround")
-    footprints = photo_footprints(plan)
+    footprints = photo_footprints(plan, analysis)
     if footprints:
         folder = _sub(doc, "Folder")
         _sub(folder, "name", "Photos")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,6 +36,9 @@ from mission.plan import (
     TargetKind,
     Vehicle,
 )
+
+if TYPE_CHECKING:
+    from mission.analysis import Analysis
 
 M = TypeVar("M", bound=BaseModel)
 Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
@@ -355,15 +358,17 @@ def assemble(
     return Plan(home, sorties, geofence=fence, rally=tuple(rally), **meta)
 
 
-def render(plan: Plan) -> list[str]:
+def render(plan: Plan, analysis: Analysis | None = None) -> list[str]:
     """The ``.json`` text of ``plan`` (all sorties in one file), with its metrics."""
-    from mission.analysis import analyse
+    if analysis is None:
+        from mission.analysis import analyse
 
+        analysis = analyse(plan)
     doc = meta_dict(plan)
     doc["home"] = home_dict(plan.home)
     doc["geofence"] = geofence_dict(plan.geofence)
     doc["rally"] = [asdict(r) for r in plan.rally]
-    doc["metrics"] = analyse(plan).metrics.to_dict()
+    doc["metrics"] = analysis.metrics.to_dict()
     lines = [f"  {dump_json(key)}: {dump_json(value, indent=None)}," for key, value in doc.items()]
     sorties = [
         "    [\n"
