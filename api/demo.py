@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from api import cli, commands
-from mission.formats import EXTENSIONS
 
 DEFAULT_CAMERA = "mavic3-enterprise"
 CITY_FILE = "sample_city.geojson"
@@ -58,13 +57,14 @@ def command_line(feature: dict[str, Any], city: Path, out: Path, camera: str) ->
         argv += ["--front-overlap", str(props["front_overlap_pct"])]
     if "side_overlap_pct" in props:
         argv += ["--side-overlap", str(props["side_overlap_pct"])]
-    argv += ["-o", str(out / f"{name}{EXTENSIONS[0]}")]
+    argv += ["-o", str(out / f"{name}.json")]
     return argv
 
 
 def run_demo(out: Path, camera: str = DEFAULT_CAMERA) -> list[DemoResult]:
     """Plan every sample-city asset into ``out`` (created) in every format; return what was made."""
     from mission.assets import sample_city
+    from mission.formats import EXTENSIONS
 
     out.mkdir(parents=True, exist_ok=True)
     city = sample_city()
@@ -115,6 +115,8 @@ def report(results: Sequence[DemoResult], out: Path) -> str:
     )
     if not results:
         return "nothing planned"
+    from mission.formats import EXTENSIONS
+
     exts = ", ".join(EXTENSIONS)
     example = next((f for f in results[0].files if f.suffix == ".plan"), results[0].files[0])
     return (
