@@ -219,6 +219,8 @@ class Zone:
 
     def text(self, lang: str = "en") -> str:
         """The message in ``lang``, else English, else any."""
-        return self.message.get(lang) or self.message.get("en") or next(
-            iter(self.message.values()), ""
+        return (
+            self.message.get(lang)
+            or self.message.get("en")
+            or next(iter(self.message.values()), "")
         )
