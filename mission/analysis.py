@@ -43,6 +43,25 @@ class Photo:
     lon_deg: float
     lat_deg: float
     sortie: int
+    seq: int = 0  # the mission item (numbered from 1, as files do) whose leg or command took it
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One straight stretch the vehicle flies, in the plan's home-centred local frame.
+
+    ``seq`` is the mission item that flies it, numbered from 1 within its sortie as
+    QGroundControl and ``.waypoints`` files number them (home is 0); ``kind`` is
+    ``takeoff``, ``waypoint``, ``rtl`` (climb, return and descent of an RTL) or ``land``.
+    ``trigger_m`` is the camera's distance trigger while it is flown (0: camera off).
+    """
+
+    sortie: int
+    seq: int
+    kind: str
+    start: Point3
+    end: Point3
+    trigger_m: float
 
 
 @dataclass(frozen=True)
@@ -104,12 +123,15 @@ class Analysis:
     #: Per sortie, the positions flown through as (lon, lat, alt_rel_m), home first and last.
     paths: tuple[tuple[tuple[float, float, float], ...], ...]
     warnings: tuple[str, ...]
+    #: Every stretch flown, all sorties in order: ``paths`` as legs with the item that flies each.
+    legs: tuple[Leg, ...] = ()
 
 
 def analyse(plan: Plan) -> Analysis:
     """Fly ``plan`` on paper and measure it."""
     frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
-    shots: list[tuple[float, float, float, float, float, int]] = []
+    shots: list[tuple[float, float, float, float, float, int, int]] = []
+    legs: list[Leg] = []
     per_sortie: list[SortieMetrics] = []
     paths: list[tuple[tuple[float, float, float], ...]] = []
     warnings: list[str] = []
@@ -121,7 +143,13 @@ def analyse(plan: Plan) -> Analysis:
             )
         flyer = _Flyer(plan.home, plan.vehicle, frame, index, MAX_PHOTOS - len(shots))
         flyer.fly(sortie)
-        shots += [(*shot, index) for shot in flyer.shots]
+        shots += [(*shot[:5], index, shot[5]) for shot in flyer.shots]
+        legs += [
+            Leg(index, seq, kind, a, b, trigger)
+            for a, b, (seq, kind, trigger) in zip(
+                flyer.path[:-1], flyer.path[1:], flyer.leg_items, strict=True
+            )
+        ]
         warnings += flyer.warnings
         per_sortie.append(
             SortieMetrics(flyer.distance_m(), flyer.duration_s(), len(flyer.shots), len(sortie) + 1)
@@ -135,8 +163,8 @@ def analyse(plan: Plan) -> Analysis:
         )
     lons, lats = frame.to_wgs84([s[0] for s in shots], [s[1] for s in shots])
     photos = [
-        Photo(x, y, alt, yaw, pitch, float(lon), float(lat), sortie)
-        for (x, y, alt, yaw, pitch, sortie), lon, lat in zip(shots, lons, lats, strict=True)
+        Photo(x, y, alt, yaw, pitch, float(lon), float(lat), sortie, seq)
+        for (x, y, alt, yaw, pitch, sortie, seq), lon, lat in zip(shots, lons, lats, strict=True)
     ]
     gsd, coverage, footprints = _photo_quality(plan, frame, photos)
     metrics = PlanMetrics(
@@ -149,7 +177,7 @@ def analyse(plan: Plan) -> Analysis:
         sorties=len(plan.sorties),
         per_sortie=tuple(per_sortie),
     )
-    return Analysis(metrics, tuple(photos), footprints, tuple(paths), tuple(warnings))
+    return Analysis(metrics, tuple(photos), footprints, tuple(paths), tuple(warnings), tuple(legs))
 
 
 def sortie_duration_s(items: Sequence[MissionItem], home: Home, vehicle: Vehicle) -> float:
@@ -157,6 +185,13 @@ def sortie_duration_s(items: Sequence[MissionItem], home: Home, vehicle: Vehicle
     flyer = _Flyer(home, vehicle, LocalFrame(home.lon_deg, home.lat_deg), 0)
     flyer.fly(items)
     return flyer.duration_s()
+
+
+_LEG_KINDS: dict[int, str] = {
+    Cmd.NAV_TAKEOFF: "takeoff",
+    Cmd.NAV_RETURN_TO_LAUNCH: "rtl",
+    Cmd.NAV_LAND: "land",
+}
 
 
 class _Flyer:
@@ -173,8 +208,13 @@ class _Flyer:
         self.speed = vehicle.cruise_speed_ms
         self.path: list[Point3] = [(0.0, 0.0, 0.0)]
         self.leg_speeds: list[float] = []
+        self.leg_items: list[tuple[int, str, float]] = []  # per leg: item seq, kind, trigger
+        self.seq = 0  # the item being flown, numbered from 1
+        self.kind = "waypoint"
         self.extra_s = 0.0  # holds, hovering for photos, slow landing
-        self.shots: list[tuple[float, float, float, float, float]] = []  # x, y, alt, yaw, pitch
+        self.shots: list[
+            tuple[float, float, float, float, float, int]
+        ] = []  # x, y, alt, yaw, pitch, seq
         self.warnings: list[str] = []
         self.trigger_m = 0.0
         self.last_photo: Point3 | None = None
@@ -205,6 +245,7 @@ class _Flyer:
                     f"sortie {self.sortie + 1}: items after {seq - 1} are never reached"
                 )
                 break
+            self.seq = seq
             self._step(item)
         if not self.ended:
             self.warnings.append(
@@ -213,6 +254,7 @@ class _Flyer:
 
     def _step(self, item: MissionItem) -> None:
         cmd = item.command
+        self.kind = _LEG_KINDS.get(cmd, "waypoint")
         if cmd == Cmd.NAV_TAKEOFF:
             x, y, _ = self.here
             self._go((x, y, item.alt_m))
@@ -278,6 +320,7 @@ class _Flyer:
                 self._photos_along(start, target)
         self.path.append(target)
         self.leg_speeds.append(self.speed)
+        self.leg_items.append((self.seq, self.kind, self.trigger_m))
 
     def _photos_along(self, a: Point3, b: Point3) -> None:
         """Photos wherever the horizontal distance from the last one reaches the trigger distance."""
@@ -305,7 +348,7 @@ class _Flyer:
         else:
             yaw = self.fixed_yaw if self.fixed_yaw is not None else self.heading
             pitch = self.pitch
-        self.shots.append((at[0], at[1], at[2], yaw, pitch))
+        self.shots.append((at[0], at[1], at[2], yaw, pitch, self.seq))
         self.last_photo = at
 
     def _return_home(self) -> None:

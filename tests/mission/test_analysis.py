@@ -40,6 +40,32 @@ def test_trigger_starts_when_the_preceding_waypoint_is_reached():
     assert analysis.warnings == ()
 
 
+def test_legs_name_the_item_that_flies_them_and_the_camera_state():
+    items = (
+        it.takeoff(30),  # 1
+        wp(0, 100, 30),  # 2
+        it.trigger_distance(10),  # 3
+        wp(0, 200, 30),  # 4
+        it.trigger_distance(0),  # 5
+        it.return_to_launch(),  # 6
+    )
+    analysis = analyse(Plan(home=HOME, sorties=(items,)))
+    legs = analysis.legs
+    assert [(leg.seq, leg.kind) for leg in legs][:3] == [
+        (1, "takeoff"),
+        (2, "waypoint"),
+        (4, "waypoint"),
+    ]
+    assert {leg.kind for leg in legs[3:]} == {"rtl"}
+    assert [leg.trigger_m for leg in legs[:3]] == [0.0, 0.0, 10.0]
+    # the legs join end to end and retrace the path
+    assert all(a.end == b.start for a, b in zip(legs, legs[1:], strict=False))
+    assert len(legs) == len(analysis.paths[0]) - 1
+    assert legs[2].start[1] == pytest.approx(100, abs=1e-6) and legs[2].end[2] == 30
+    # the first photo is taken by the trigger command (3), the rest along leg 4
+    assert [p.seq for p in analysis.photos] == [3] + [4] * 10
+
+
 def test_distance_trigger_uses_straight_line_distance_after_a_bend():
     items = (
         it.takeoff(30),
