@@ -184,6 +184,10 @@ class Plan:
     geofence: Geofence = field(default_factory=Geofence)
     rally: tuple[RallyPoint, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)  # the planning parameters as given
+    #: 1 for a plan as planned; a repaired plan counts on from the plan it was made from,
+    #: whose digest (``sha256:`` of its skyledger JSON) ``derived_from`` keeps.
+    revision: int = 1
+    derived_from: str | None = None
 
     def __post_init__(self) -> None:
         if not self.sorties or any(not s for s in self.sorties):

@@ -253,6 +253,8 @@ class MetaDoc(_Doc):
     target: TargetDoc | None = None
     vehicle: VehicleDoc = VehicleDoc()
     settings: dict[str, Any] = {}
+    revision: int = Field(default=1, ge=1)
+    derived_from: str | None = None
 
 
 class PlanDoc(MetaDoc):
@@ -281,6 +283,8 @@ def meta_dict(plan: Plan) -> dict[str, Any]:
         "capture": None if plan.capture is None else asdict(plan.capture),
         "target": None if plan.target is None else asdict(plan.target),
         "settings": plan.settings,
+        "revision": plan.revision,
+        "derived_from": plan.derived_from,
     }
 
 
@@ -295,6 +299,8 @@ def meta_kwargs(doc: MetaDoc, source: str) -> dict[str, Any]:
             "target": None if doc.target is None else Target(**doc.target.model_dump()),
             "vehicle": Vehicle(**doc.vehicle.model_dump()),
             "settings": doc.settings,
+            "revision": doc.revision,
+            "derived_from": doc.derived_from,
         }
 
 

@@ -87,6 +87,8 @@ def make_plan(sorties: int = 2) -> Plan:
         ),
         rally=(RallyPoint(-35.3634, 149.1649, 20.0), RallyPoint(-35.3629, 149.1661, 25.5)),
         settings={"gsd_cm": 0.82, "angle_deg": None, "crosshatch": False, "tags": ["a", "b"]},
+        revision=2,
+        derived_from="sha256:" + "ab" * 32,
     )
 
 
