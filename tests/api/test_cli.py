@@ -252,7 +252,7 @@ def test_multi_sortie_plan_writes_one_file_per_sortie(
 ):
     argv = [
         *["plan", "survey", "--area", str(inputs / "park.geojson"), "--gsd", "2.5"],
-        *["--camera", CAMERA, "--home", HOME, "--endurance", "300"],
+        *["--camera", CAMERA, "--home", HOME, "--endurance", "240"],
     ]
     code, _, err = run(capsys, *argv, "-o", str(tmp_path / "park.json"))
     assert code == 0, err
