@@ -127,8 +127,11 @@ def _records(data: bytes) -> tuple[dict[str, _Format], list[tuple[str, dict[str,
         if at < 0 or at + 3 > n:
             break
         fmt = formats.get(data[at + 2])
-        if fmt is None or fmt.unpack is None or at + fmt.length > n:
+        if fmt is None or fmt.length < 3 or at + fmt.length > n:
             i = at + 1  # not a record start (or the truncated last one)
+            continue
+        if fmt.unpack is None:  # a type this reader cannot decode: step over it
+            i = at + fmt.length
             continue
         values = fmt.unpack(data, at + 3)
         if fmt.type == FMT_TYPE:

@@ -482,6 +482,17 @@ def test_dataflash_without_pos_uses_gps():
     assert last.lat_deg == pytest.approx((-353632610 + 7 * 38) * 1e-7)
 
 
+def test_dataflash_steps_over_types_it_cannot_decode():
+    pos = rec("POS", BOOT_US + 1, -353632610, 1491652300, 584.0, 0.0, 0.0)
+    weird = struct.pack("<BB4s16s64s", 140, 3 + len(pos), b"WRD", b"QX", b"TimeUS,V")
+    # its body is a whole POS record: read byte by byte, it would add a sample
+    record = b"\xa3\x95\x8c" + pos
+    data = flight_bin()
+    at = data.index(rec("ISBD", BOOT_US + 10, 1, 0, bytes(64), bytes(64), bytes(64)))
+    data = data[:at] + b"\xa3\x95\x80" + weird + record * 3 + data[at:]
+    assert len(read_track(data, "flight.bin").samples) == 40
+
+
 def test_dataflash_errors():
     heads = b"".join(fmt(name) for name in TYPES)
     no_time = (
