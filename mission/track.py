@@ -48,6 +48,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from mission.errors import MissionError
@@ -178,6 +179,10 @@ class Track:
         """Seconds from the first sample to the last."""
         return (self.end - self.start).total_seconds()
 
+    @cached_property
+    def _times(self) -> list[datetime]:
+        return [s.time for s in self.samples]
+
     def airborne(self, min_alt_rel_m: float = 0.5) -> tuple[TrackSample, ...]:
         """The samples at least ``min_alt_rel_m`` above home, in time order."""
         return tuple(s for s in self.samples if s.alt_rel_m >= min_alt_rel_m)
@@ -189,7 +194,7 @@ class Track:
         Angles take the short way round; a value ``None`` on either side stays ``None``.
         """
         time = _utc(time, "interpolation")
-        times = [s.time for s in self.samples]
+        times = self._times
         i = bisect_right(times, time)
         if i == 0 or i == len(times):
             return _sample(time, _values(self.samples[0 if i == 0 else -1]))
