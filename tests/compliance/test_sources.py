@@ -854,3 +854,16 @@ def test_import_loads_no_shapely() -> None:
     code = "import sys, compliance.sources; print('shapely' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_documented_example_reads() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "zones.md").read_text(encoding="utf-8")
+    example = doc.split("```json\n", 1)[1].split("```", 1)[0]
+    found = read_zones(example, "example.geojson")
+    (z,) = found.zones
+    assert (z.identifier, len(z.volumes), z.camera) == (
+        "city-hall",
+        2,
+        CameraPolicy("buffer", 25.0),
+    )
+    assert found.notes == ()
