@@ -867,3 +867,35 @@ def test_the_documented_example_reads() -> None:
         CameraPolicy("buffer", 25.0),
     )
     assert found.notes == ()
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out += _paths(item, (*prefix, i))
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(["ed269_features.json", "ed318.geojson", "zones.geojson"]),
+    data=st.data(),
+)
+def test_any_damaged_value_gives_zones_or_one_line(name: str, data: st.DataObject) -> None:
+    """Replace one value anywhere in a good file: all zones come back, or one error line."""
+    doc = json.loads((DATA / name).read_text(encoding="utf-8"))
+    path = data.draw(st.sampled_from(_paths(doc)[1:]))
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = data.draw(json_values)
+    try:
+        found = read_zones(json.dumps(doc), name)
+    except ComplianceError as exc:
+        assert str(exc).startswith(f"{name}: ") and "\n" not in str(exc)
+    else:
+        assert all(isinstance(z, Zone) for z in found.zones)
