@@ -203,7 +203,7 @@ def _clamp(
 
     def lower(item: MissionItem) -> MissionItem:
         nonlocal lowered
-        if not item.has_position:
+        if not item.has_position and item.command != Cmd.NAV_TAKEOFF:
             return item
         rel = item.alt_m - ground if item.frame == Frame.GLOBAL else item.alt_m
         if rel <= target_m:
