@@ -83,7 +83,18 @@ _LEAP_SECONDS = (
     (datetime(2009, 1, 1, tzinfo=UTC), 15),
     (datetime(2006, 1, 1, tzinfo=UTC), 14),
 )
-_WANTED = frozenset({"POS", "GPS", "ATT", "CAM", "TRIG", "ORGN"})
+_MAX_UPTIME_US = 100 * 86_400 * 1_000_000  # a later TimeUS is corruption
+_WEEK_MS = 7 * 86_400_000
+# The record types the track uses, and the columns it needs of each.
+_NEEDS = {
+    "POS": ("TimeUS", "Lat", "Lng", "Alt"),
+    "GPS": ("TimeUS", "Status", "GMS", "GWk", "Lat", "Lng", "Alt"),
+    "ATT": ("TimeUS", "Roll", "Pitch", "Yaw"),
+    "CAM": ("TimeUS", "Lat", "Lng", "Alt"),
+    "TRIG": ("TimeUS", "Lat", "Lng", "Alt"),
+    "ORGN": ("TimeUS", "Type", "Lat", "Lng", "Alt"),
+}
+_WANTED = frozenset(_NEEDS)
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,8 @@ class _Format:
 
 
 def _text(raw: bytes) -> str:
-    return raw.split(b"\0", 1)[0].decode("ascii", "replace").strip()
+    text = raw.split(b"\0", 1)[0].decode("ascii", "replace").strip()
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _format(type_: int, length: int, name: str, chars: str, columns: str) -> _Format:
@@ -120,6 +132,7 @@ _FMT = _format(FMT_TYPE, 89, "FMT", "BBnNZ", "Type,Length,Name,Format,Columns")
 def _records(data: bytes) -> tuple[dict[str, _Format], list[tuple[str, dict[str, Any]]]]:
     """The formats by name and the wanted records ``(name, {column: value})``, in order."""
     formats: dict[int, _Format] = {FMT_TYPE: _FMT}
+    names = {"FMT"}
     out: list[tuple[str, dict[str, Any]]] = []
     i, n = 0, len(data)
     while True:
@@ -136,14 +149,18 @@ def _records(data: bytes) -> tuple[dict[str, _Format], list[tuple[str, dict[str,
         values = fmt.unpack(data, at + 3)
         if fmt.type == FMT_TYPE:
             type_, length, name, chars, columns = values
-            if type_ != FMT_TYPE:
+            # ArduPilot defines each type once: a second definition of a type or a name
+            # is corruption, and the first one stays.
+            if type_ not in formats and _text(name) not in names:
                 formats[type_] = _format(type_, length, _text(name), _text(chars), _text(columns))
+                names.add(_text(name))
         elif fmt.name in _WANTED:
             row = {
                 col: (v * scale if scale is not None else v)
                 for col, v, scale in zip(fmt.columns, values, fmt.scales, strict=True)
             }
-            out.append((fmt.name, row))
+            if 0 <= row.get("TimeUS", 0) <= _MAX_UPTIME_US:  # else corruption
+                out.append((fmt.name, row))
         i = at + fmt.length
     return {f.name: f for f in formats.values()}, out
 
@@ -164,15 +181,6 @@ def _position(row: dict[str, Any], lat: str = "Lat", lon: str = "Lng") -> tuple[
     if x == 0 and y == 0:
         return math.nan, math.nan
     return x, y
-
-
-def _need(formats: dict[str, _Format], name: str, columns: tuple[str, ...], source: str) -> None:
-    have = formats[name].columns
-    for col in columns:
-        if col not in have:
-            raise MissionError(
-                f"{source}: {name} records have no column {col!r} (columns are: {', '.join(have)})"
-            )
 
 
 def _opt(row: dict[str, Any], col: str) -> float | None:
@@ -206,10 +214,19 @@ def read_dataflash(data: bytes, source: str = "<bin>") -> Track:
     has_gps = any(name == "GPS" for name, _ in records)
     if not (has_pos or has_gps):
         raise MissionError(f"{source}: no POS or GPS records: not a flight log?")
-    if has_gps:
-        _need(formats, "GPS", ("TimeUS", "Status", "GMS", "GWk", "Lat", "Lng", "Alt"), source)
+    for name in {name for name, _ in records}:
+        missing = [col for col in _NEEDS[name] if col not in formats[name].columns]
+        if missing:
+            raise MissionError(
+                f"{source}: {name} records have no column {missing[0]!r} "
+                f"(columns are: {', '.join(formats[name].columns)})"
+            )
     clock = next(
-        (r for name, r in records if name == "GPS" and r["GWk"] > 0 and r.get("I", 0) == 0),
+        (
+            r
+            for name, r in records
+            if name == "GPS" and 0 < r["GWk"] < 5000 and 0 <= r["GMS"] < _WEEK_MS and not r.get("I")
+        ),
         None,
     )
     if clock is None:
@@ -230,12 +247,7 @@ def read_dataflash(data: bytes, source: str = "<bin>") -> Track:
     )
     rel = None
     if has_pos:
-        _need(formats, "POS", ("TimeUS", "Lat", "Lng", "Alt"), source)
         rel = next((c for c in ("RelHomeAlt", "RelAlt") if c in formats["POS"].columns), None)
-    for name in ("ATT", "CAM", "TRIG"):
-        if name in formats and any(n == name for n, _ in records):
-            cols = ("Roll", "Pitch", "Yaw") if name == "ATT" else ("Lat", "Lng", "Alt")
-            _need(formats, name, ("TimeUS", *cols), source)
 
     samples: list[TrackSample] = []
     att: dict[str, Any] | None = None
@@ -248,6 +260,7 @@ def read_dataflash(data: bytes, source: str = "<bin>") -> Track:
         first_gps = name == "GPS" and r.get("I", 0) == 0
         if first_gps:
             speed = _opt(r, "Spd")
+            speed = speed if speed is not None and speed >= 0 else None
         if not (name == "POS" or (first_gps and not has_pos and r["Status"] >= 3)):
             continue
         lon, lat = _position(r)
