@@ -25,7 +25,14 @@ from typing import Any
 from compliance.errors import ComplianceError
 from compliance.zones import Zone
 
-__all__ = ["FORMATS", "ZoneImport", "read_zones", "zones_to_geojson"]
+__all__ = [
+    "FORMATS",
+    "SAMPLE_ZONES_FILE",
+    "ZoneImport",
+    "read_zones",
+    "sample_zones_text",
+    "zones_to_geojson",
+]
 
 #: The formats :func:`read_zones` recognises, as :attr:`ZoneImport.format` names them.
 FORMATS = ("ed269", "ed318", "geojson", "kml")
@@ -102,6 +109,17 @@ def zones_to_geojson(zones: Sequence[Zone]) -> dict[str, Any]:
     from compliance.sources import geojson
 
     return geojson.write(zones)
+
+
+#: The sample city's zones, packaged with skyledger (project GeoJSON).
+SAMPLE_ZONES_FILE = "sample_zones.geojson"
+
+
+def sample_zones_text() -> str:
+    """The sample city's zones as project GeoJSON text: aerodrome, helipad, school, street, event."""
+    from importlib import resources
+
+    return (resources.files("compliance") / "data" / SAMPLE_ZONES_FILE).read_text(encoding="utf-8")
 
 
 def _is_kml(text: str, source: str) -> bool:

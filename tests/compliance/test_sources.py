@@ -899,3 +899,15 @@ def test_any_damaged_value_gives_zones_or_one_line(name: str, data: st.DataObjec
         assert str(exc).startswith(f"{name}: ") and "\n" not in str(exc)
     else:
         assert all(isinstance(z, Zone) for z in found.zones)
+
+
+def test_the_sample_city_zones_read_without_notes():
+    from compliance.sources import sample_zones_text
+
+    found = read_zones(sample_zones_text(), "sample_zones.geojson")
+    assert found.notes == () and found.format == "geojson"
+    ids = {z.identifier: z for z in found.zones}
+    assert set(ids) == {"SKY-AD1", "SKY-HOSP-HELI", "SKY-SCHOOL-7", "SKY-RES-ELM", "SKY-EVENT-0512"}
+    assert ids["SKY-SCHOOL-7"].camera is not None and ids["SKY-SCHOOL-7"].applicability
+    assert ids["SKY-HOSP-HELI"].restriction == "PROHIBITED"
+    assert ids["SKY-AD1"].names["es"].startswith("Zona")
