@@ -7,9 +7,13 @@
     skyledger plan info PLAN [--json]
     skyledger convert IN OUT
     skyledger cameras [--json]
+    skyledger check PLAN --zones FILE ... --start ISO8601 (--duration MIN | --end ISO8601) ...
+    skyledger conform PLAN TRACK --zones FILE ... [--json]
+    skyledger zones import FILE -o OUT.geojson
 
 Every expected bad input ends in one line ``skyledger: error: ...`` on stderr and exit
-status 2, with nothing written. This module parses and prints; :mod:`api.commands`
+status 2, with nothing written (the compliance commands, in :mod:`api.cli_compliance`,
+also exit 3, 4 or 5 for their verdicts). This module parses and prints; :mod:`api.commands`
 does the work. Nothing heavy is imported until a command runs.
 """
 
@@ -25,11 +29,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from api import commands
+from api import cli_compliance, commands
 
 PROG = "skyledger"
 #: Options whose value may start with a minus sign (southern latitudes): ``--home -35.3,149.1``.
-_COORDINATE_OPTIONS = ("--home", "--center")
+_COORDINATE_OPTIONS = ("--home", "--center", "--pilot")
 _NEGATIVE_VALUE = re.compile(r"^-[\d.]")
 
 
@@ -222,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cameras", help="list the preset cameras")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_cameras)
+
+    cli_compliance.add_commands(sub, percent)
     return parser
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -95,8 +96,13 @@ def fix(
     *,
     gsd_tolerance: float = 0.1,
     report: Report | None = None,
+    **check_options: Any,
 ) -> Fixed:
-    """Apply the remedies the findings call for and check the result again."""
+    """Apply the remedies the findings call for and check the result again.
+
+    ``check_options`` (``now``, ``pilot``, ``verbose``, ``failed_sources``, ``sources``) go
+    to the final check of the repaired plan, so its report says what a plain check would.
+    """
     window = check_window(window)
     index = zones if isinstance(zones, ZoneIndex) else ZoneIndex(zones)
     original = report or check(plan, index, rules, window, authorisations)
@@ -121,7 +127,7 @@ def fix(
             derived_from=plan_digest(plan),
             settings={**plan.settings, "remedies": [r.action for r in remedies if r.applied]},
         )
-    final = check(fixed, index, rules, window, authorisations)
+    final = check(fixed, index, rules, window, authorisations, **check_options)
     return Fixed(fixed, tuple(remedies), final, original)
 
 

@@ -126,6 +126,12 @@ class Report:
     plan_name: str = ""
     sources: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        """Blocking findings first, then authorisations, then advisories; stable within each."""
+        rank = {"blocking": 0, "authorisation": 1, "advisory": 2}
+        ordered = sorted(self.findings, key=lambda f: rank[f.severity])
+        object.__setattr__(self, "findings", tuple(ordered))
+
     @property
     def verdict(self) -> Verdict:
         """REJECTED on any blocking finding, else AUTHORISATION_REQUIRED on any authorisation one."""
