@@ -1,4 +1,4 @@
-"""``python -m api.demo --out DIR`` (``make demo``): plan every asset of the sample city.
+"""``python -m api.demo --out DIR`` (``make demo``): plan, check and repair every sample-city inspection.
 
 Each asset of :func:`mission.assets.sample_city` is planned with the pattern its
 ``pattern`` property names (survey for the bridge deck and the park, corridor for the
@@ -6,6 +6,11 @@ power line, structure for the water tower, facade for the library), with the
 parameters its properties suggest, and written in every format skyledger knows. The
 plans go through the same argument parsing and the same :mod:`api.commands` functions
 as ``skyledger plan ...``; the demo only builds the command lines.
+
+Each plan is then checked, as ``skyledger check`` does, against the sample city's zones
+(:data:`ZONES_FILE`) under the EU open-category rules for a school-day morning three or
+more days ahead (a Tuesday, 09:00-12:00 in Canberra), and each one that is not
+approved is repaired with ``--fix`` into ``NAME-fixed.json`` and checked again.
 """
 
 from __future__ import annotations
@@ -14,14 +19,17 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from api import cli, commands
+from api import checks, cli, commands
 
 DEFAULT_CAMERA = "mavic3-enterprise"
 CITY_FILE = "sample_city.geojson"
+ZONES_FILE = "sample_zones.geojson"
+CITY_TIME_ZONE = "Australia/Sydney"
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class DemoResult:
     asset: str
     metrics: dict[str, Any]
     files: tuple[Path, ...]
+    check: checks.CheckRun | None = None
 
 
 def command_line(feature: dict[str, Any], city: Path, out: Path, camera: str) -> list[str]:
@@ -61,6 +70,37 @@ def command_line(feature: dict[str, Any], city: Path, out: Path, camera: str) ->
     return argv
 
 
+def school_day(now: datetime) -> tuple[datetime, datetime]:
+    """09:00-12:00 Canberra time on the first Tuesday at least three days after ``now``."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(CITY_TIME_ZONE)).date() + timedelta(days=3)
+    day = local + timedelta(days=(1 - local.weekday()) % 7)
+    start = datetime.combine(day, time(9), tzinfo=ZoneInfo(CITY_TIME_ZONE))
+    return start, start + timedelta(hours=3)
+
+
+def check_all(results: Sequence[DemoResult], out: Path) -> list[DemoResult]:
+    """Check every plan against the sample zones; repair those not approved."""
+    from compliance.sources import sample_zones_text
+
+    zones = out / ZONES_FILE
+    commands.write_texts([zones], [sample_zones_text()])
+    now = datetime.now(UTC)
+    window = school_day(now)
+    checked = []
+    for r in results:
+        plan = out / f"{r.asset}.json"
+        run = checks.run_check(str(plan), [str(zones)], "eu-open", window, now=now)
+        if run.report.verdict != "APPROVED":
+            fixed = str(out / f"{r.asset}-fixed.json")
+            run = checks.run_check(
+                str(plan), [str(zones)], "eu-open", window, fix_to=fixed, now=now
+            )
+        checked.append(replace(r, check=run))
+    return checked
+
+
 def run_demo(out: Path, camera: str = DEFAULT_CAMERA) -> list[DemoResult]:
     """Plan every sample-city asset into ``out`` (created) in every format; return what was made."""
     from mission.assets import sample_city
@@ -83,7 +123,7 @@ def run_demo(out: Path, camera: str = DEFAULT_CAMERA) -> list[DemoResult]:
             files += commands.write_plan(plan, out / f"{name}{ext}", analysis)
         metrics, _warnings = commands.measure(plan, analysis)
         results.append(DemoResult(feature["properties"]["name"], metrics, tuple(files)))
-    return results
+    return check_all(results, out)
 
 
 def report(results: Sequence[DemoResult], out: Path) -> str:
@@ -122,13 +162,47 @@ def report(results: Sequence[DemoResult], out: Path) -> str:
     return (
         f"{commands.table(rows, header)}\n\n"
         f"{sum(len(r.files) for r in results)} files ({exts}) in {out}/; the assets are in "
-        f"{out / CITY_FILE}.\nTry: skyledger plan info {example}"
+        f"{out / CITY_FILE}.\nTry: skyledger plan info {example}\n\n{verdicts(results, out)}"
+    )
+
+
+def verdicts(results: Sequence[DemoResult], out: Path) -> str:
+    """The check table: each plan's verdict, what was found, and the repaired plan's verdict."""
+    from zoneinfo import ZoneInfo
+
+    rows = []
+    start = end = datetime.now(UTC)
+    for r in results:
+        if r.check is None:
+            continue
+        report = r.check.report
+        start, end = (t.astimezone(ZoneInfo(CITY_TIME_ZONE)) for t in report.window)
+        found = sorted({f"{f.rule_id} {f.zone_id or ''}".strip() for f in report.findings})
+        repaired = "not needed"
+        if r.check.fixed is not None:
+            done = [m.rule_id for m in r.check.fixed.remedies if m.applied]
+            repaired = (
+                f"{r.asset}-fixed.json: {r.check.fixed.report.verdict} "
+                f"({', '.join(sorted(set(done))) or 'nothing repairable'})"
+            )
+        rows.append((r.asset, report.verdict, "; ".join(found) or "none", repaired))
+    if not rows:
+        return ""
+    table = commands.table(rows, ("asset", "verdict", "findings", "after --fix"))
+    example = next((r for r in results if r.check and r.check.fixed), results[-1])
+    begin = start.isoformat(timespec="minutes")
+    return (
+        f"Checked against {out / ZONES_FILE} under eu-open, {begin} to "
+        f"{end.strftime('%H:%M')}:\n{table}\n"
+        f"Try: skyledger check {out / example.asset}.json --zones {out / ZONES_FILE} "
+        f"--start {begin} --duration 180 --verbose"
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m api.demo", description="Plan every asset of the sample city."
+        prog="python -m api.demo",
+        description="Plan, check and repair every inspection of the sample city.",
     )
     parser.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR")
     parser.add_argument("--camera", default=DEFAULT_CAMERA, help="a preset camera name")

@@ -552,3 +552,22 @@ def test_demo_plans_every_sample_asset_in_every_format(
                     assert plan.pattern == pattern
     assert (out / "sample_city.geojson").exists()
     assert str(out) in stdout
+
+
+def test_demo_checks_every_plan_and_repairs_the_one_that_films_the_school(tmp_path: Path):
+    from datetime import UTC, datetime
+
+    results = demo.run_demo(tmp_path)
+    runs = {r.asset: r.check for r in results}
+    assert all(run is not None for run in runs.values())
+    verdicts = {asset: run.report.verdict for asset, run in runs.items() if run}
+    assert verdicts["park"] == "REJECTED"
+    park = runs["park"]
+    assert park is not None and park.fixed is not None
+    assert "privacy.no_capture" in {f.rule_id for f in park.report.findings}
+    assert "privacy.no_capture" not in {f.rule_id for f in park.fixed.report.findings}
+    assert (tmp_path / "park-fixed.json").exists()
+    approved = [a for a, v in verdicts.items() if v == "APPROVED"]
+    assert {"bridge-deck", "power-line", "facade"} <= set(approved)
+    start, end = demo.school_day(datetime(2026, 11, 29, 1, tzinfo=UTC))
+    assert start.isoformat() == "2026-12-08T09:00:00+11:00" and end.hour == 12
