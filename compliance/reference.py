@@ -1,9 +1,12 @@
 """A brute-force reference for the zone part of :func:`compliance.check.check`.
 
-Every leg against every volume of every zone, one pair at a time, with shapely and plain
-scalar arithmetic: no index, no vectorising, no shared geometry code. It is slow on
-purpose; the tests and ``bench/compliance.py`` use it to prove that the indexed checker
-finds exactly the same zone findings.
+Every leg against every volume of every zone, with shapely and plain scalar arithmetic: no
+index and no shared geometry code. Each volume first measures its distance to all legs at
+once (one vectorised shapely call, with a centimetre of slack so it can only keep too
+many); the legs it keeps, those over or near the volume, are then decided one at a time
+by the scalar code below. Photos are treated the same way. The tests and
+``bench/compliance.py`` use it to prove that the indexed checker finds exactly the same
+zone findings.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import numpy as np
+
 from compliance.legs import Window, check_window
 from compliance.rules import RuleSet
 from compliance.zones import Volume, Zone
@@ -20,6 +25,8 @@ from mission.analysis import Analysis, Leg
 from mission.geodesy import LocalFrame
 from mission.plan import Plan
 
+#: Distance filters keep this much more than they need, so rounding never drops a leg.
+_SLACK_M = 0.01
 #: (rule id, zone id, sortie from 1, item numbers)
 Key = tuple[str, str, int, tuple[int, ...]]
 
@@ -40,6 +47,9 @@ def reference_findings(
     analysis = analysis if analysis is not None else analyse(plan)
     frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
     ground = plan.home.alt_amsl_m
+    legs, photos = analysis.legs, analysis.photos
+    leg_shapes = _leg_geometries(legs)
+    photo_points = _points([(p.x_m, p.y_m) for p in photos])
     found: dict[tuple[str, str, int], set[int]] = defaultdict(set)
     for zone in zones:
         if not active_intervals(zone, *window):
@@ -47,7 +57,9 @@ def reference_findings(
         for volume in zone.volumes:
             shape = _local(volume, frame)
             low_limit, high_limit = volume.band_amsl_m(ground)
-            for leg in analysis.legs:
+            reach = max(rules.zone_margin_m, 0.0) + (volume.radius_m or 0.0) + _SLACK_M
+            for k in _near(leg_shapes, shape, reach):
+                leg = legs[k]
                 spans = _over(leg, volume, shape)
                 entered = False
                 for t0, t1 in spans:
@@ -74,7 +86,9 @@ def reference_findings(
                 continue
             reach = zone.camera.buffer_m if zone.camera.mode == "buffer" else 0.0
             rule = "privacy.buffer" if zone.camera.mode == "buffer" else "privacy.no_capture"
-            for photo in analysis.photos:
+            near = reach + (volume.radius_m or 0.0) + _SLACK_M
+            for k in _near(photo_points, shape, near):
+                photo = photos[k]
                 z = photo.alt_rel_m + ground
                 if not (low_limit < z < high_limit):
                     continue
@@ -84,6 +98,34 @@ def reference_findings(
         (rule, zone_id, sortie, tuple(sorted(items)))
         for (rule, zone_id, sortie), items in found.items()
     }
+
+
+def _leg_geometries(legs: Sequence[Leg]) -> Any:
+    """Every leg in plan view as a shapely array: a line, or a point for a vertical leg."""
+    import shapely
+
+    return np.array(
+        [
+            shapely.Point(leg.start[:2])
+            if leg.start[:2] == leg.end[:2]
+            else shapely.LineString([leg.start[:2], leg.end[:2]])
+            for leg in legs
+        ],
+        dtype=object,
+    )
+
+
+def _points(xy: Sequence[tuple[float, float]]) -> Any:
+    import shapely
+
+    return shapely.points(np.asarray(xy, float).reshape(-1, 2))
+
+
+def _near(geometries: Any, shape: Any, distance_m: float) -> list[int]:
+    """Which of ``geometries`` lie within ``distance_m`` of ``shape``: all of them tested."""
+    import shapely
+
+    return np.flatnonzero(shapely.dwithin(geometries, shape, distance_m)).tolist()
 
 
 def _rules(zone: Zone, authorisations: Collection[str]) -> list[str]:
