@@ -254,3 +254,63 @@ def test_an_ed269_zone_over_the_park_as_real_files_write_it(capsys, city: Path, 
 def run_json(capsys, *argv) -> tuple[int, dict, str]:
     code, out, err = run(capsys, *argv)
     return code, json.loads(out), err
+
+
+# --- conform ------------------------------------------------------------------------------------
+
+
+def write_track(plan_path: Path, out: Path, sideways_m: float = 0.0) -> Path:
+    """The plan's paper flight as a CSV track at 5 m/s, shifted east by ``sideways_m``."""
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from mission.analysis import analyse
+    from mission.geodesy import LocalFrame
+    from mission.track import Track, TrackSample, track_to_csv
+
+    plan = formats.parse(plan_path.read_text(), ".json", str(plan_path))
+    frame = LocalFrame(plan.home.lon_deg, plan.home.lat_deg)
+    points = [np.asarray(analyse(plan).legs[0].start)]
+    for leg in analyse(plan).legs:
+        a, b = np.asarray(leg.start), np.asarray(leg.end)
+        steps = max(1, int(np.linalg.norm(b - a)))
+        points += [a + (b - a) * k / steps for k in range(1, steps + 1)]
+    start = datetime(2026, 11, 30, 22, 10, tzinfo=UTC)  # 09:10 in Canberra
+    samples = []
+    for k, (x, y, z) in enumerate(points):
+        lon, lat = frame.point_to_wgs84(x + (sideways_m if z > 5 else 0.0), y)
+        samples.append(TrackSample(start + timedelta(seconds=k / 5), lon, lat, float(z)))
+    out.write_text(track_to_csv(Track(tuple(samples))))
+    return out
+
+
+def test_conform_a_track_flown_as_planned_and_one_flown_aside(capsys, city: Path, tmp_path: Path):
+    plan = city / "bridge-deck.json"
+    zones = ["--zones", str(city / "zones.geojson")]
+    good = write_track(plan, tmp_path / "good.csv")
+    code, out, err = run(capsys, "conform", plan, good, *zones, *TUESDAY[:4])
+    assert code == 0, err
+    assert "CONFORMS" in out and "100.0% of the planned camera passes" in out
+    aside = write_track(plan, tmp_path / "aside.csv", sideways_m=25.0)
+    code, out, _ = run(capsys, "conform", plan, aside, *zones, "--json")
+    doc = json.loads(out)
+    assert code == 5 and doc["conforms"] is False
+    assert {"conform.cross_track", "conform.coverage"} <= {d["rule_id"] for d in doc["deviations"]}
+    assert doc["cross_track_max_m"] == pytest.approx(25.0, abs=0.5)
+
+
+def test_conform_bad_inputs_are_one_line_errors(capsys, city: Path, tmp_path: Path):
+    plan = city / "bridge-deck.json"
+    zones = ["--zones", str(city / "zones.geojson")]
+    (tmp_path / "flight.gpx").write_text("<gpx/>")
+    (tmp_path / "empty.csv").write_text("time,lon,lat,alt_rel_m\n")
+    for track, message in [
+        (tmp_path / "nope.csv", "does not exist"),
+        (tmp_path / "flight.gpx", "valid: .csv, .tlog, .bin"),
+        (tmp_path / "empty.csv", "empty.csv"),
+    ]:
+        code, out, err = run(capsys, "conform", plan, track, *zones)
+        assert code == 2 and out == "" and message in err and err.count("\n") == 1
+    code, _, err = run(capsys, "conform", plan, tmp_path / "x.csv", *zones, "--duration", "5")
+    assert code == 2 and "need --start" in err
