@@ -163,19 +163,15 @@ def run_check(
     sources = load_zone_sources(zone_paths)
     rules = load_rules(rules_spec)
     index = ZoneIndex(sources.zones)
-    analysis = commands.analyse(plan)
+    options: dict[str, Any] = {
+        "verbose": verbose,
+        "now": now,
+        "pilot": pilot,
+        "failed_sources": sources.failed,
+        "sources": sources.names,
+    }
     report = check(
-        plan,
-        index,
-        rules,
-        window,
-        authorisations,
-        analysis=analysis,
-        verbose=verbose,
-        now=now,
-        pilot=pilot,
-        failed_sources=sources.failed,
-        sources=sources.names,
+        plan, index, rules, window, authorisations, analysis=commands.analyse(plan), **options
     )
     if fix_to is None:
         return CheckRun(report, notes=tuple(sources.notes))
@@ -189,11 +185,7 @@ def run_check(
         authorisations,
         gsd_tolerance=gsd_tolerance,
         report=report,
-        verbose=verbose,
-        now=now,
-        pilot=pilot,
-        failed_sources=sources.failed,
-        sources=sources.names,
+        **options,
     )
     written = commands.write_plan(fixed.plan, fix_to)
     return CheckRun(report, fixed, tuple(written), tuple(sources.notes))
@@ -228,12 +220,4 @@ def read_track(path: str) -> Any:
     """A flown track from ``.csv``, ``.tlog`` or ``.bin``."""
     from mission.track import read_track as parse
 
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CommandError(f"track file {path!r} does not exist") from None
-    except IsADirectoryError:
-        raise CommandError(f"track file {path!r} is a folder, not a file") from None
-    except OSError as exc:
-        raise CommandError(f"cannot read track file {path!r}: {exc.strerror or exc}") from None
-    return parse(data, path)
+    return parse(commands.read_bytes(path, "track file"), path)

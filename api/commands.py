@@ -46,19 +46,25 @@ def user_errors() -> tuple[type[BaseException], ...]:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def read_text(path: str | os.PathLike[str], what: str) -> str:
-    """The UTF-8 text of a file, or a one-line :class:`CommandError` saying why not."""
+def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
+    """The bytes of a file, or a one-line :class:`CommandError` saying why not."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_bytes()
     except FileNotFoundError:
         raise CommandError(f"{what} {str(p)!r} does not exist") from None
     except IsADirectoryError:
         raise CommandError(f"{what} {str(p)!r} is a folder, not a file") from None
-    except UnicodeDecodeError:
-        raise CommandError(f"{what} {str(p)!r} is not UTF-8 text") from None
     except OSError as exc:
         raise CommandError(f"cannot read {what} {str(p)!r}: {exc.strerror or exc}") from None
+
+
+def read_text(path: str | os.PathLike[str], what: str) -> str:
+    """The UTF-8 text of a file, or a one-line :class:`CommandError` saying why not."""
+    try:
+        return read_bytes(path, what).decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"{what} {str(path)!r} is not UTF-8 text") from None
 
 
 def load_camera(spec: str) -> Camera:
