@@ -20,12 +20,14 @@ import numpy as np
 from compliance.geometry import (
     LocalShape,
     Pieces,
-    altitude_range,
+    Shapes,
     collection,
-    overlaps_band,
-    pieces_geojson,
+    leg_lines,
+    local_shapes,
+    pieces_geojson_many,
+    round7,
 )
-from compliance.index import ZoneIndex
+from compliance.index import VolumeRef, ZoneIndex
 from compliance.legs import Route, Window, check_window
 from compliance.plan_rules import rule_findings
 from compliance.report import RULES, Evidence, Finding, Report, Severity, items_text
@@ -36,6 +38,8 @@ from mission.plan import Plan
 
 #: Verbose mode explains every zone within this distance of the route.
 NEARBY_M = 500.0
+#: Restrictions whose zones a route must keep the rule set's margin from.
+_MARGIN_ZONES = ("PROHIBITED", "REQ_AUTHORISATION")
 #: Query boxes are padded at least this much, so a vertical leg's box has an area.
 _MIN_PAD_M = 1.0
 
@@ -116,6 +120,7 @@ class _Checker:
         self.entered: set[str] = set()
         self.seen: set[int] = set()
         self._active: dict[int, list[tuple[datetime, datetime]]] = {}
+        self._shapes: dict[int, LocalShape] = {}
 
     def active(self, zone_number: int) -> list[tuple[datetime, datetime]]:
         from compliance.schedule import active_intervals
@@ -127,46 +132,148 @@ class _Checker:
 
     # --- legs against zone volumes ---------------------------------------------------------
     def zones(self) -> None:
-        route = self.route
+        route, index, home = self.route, self.index, self.route.home_amsl_m
         pad = max(self.rules.zone_margin_m, _MIN_PAD_M) + (NEARBY_M if self.verbose else 0.0)
-        rows, volumes = self.index.query(route.boxes(pad))
-        by_volume: dict[int, list[int]] = defaultdict(list)
-        for row, volume in zip(rows.tolist(), volumes.tolist(), strict=True):
-            by_volume[volume].append(row)
-        # hits[(rule, zone number, sortie)] -> list of (leg, pieces)
+        rows, volumes = index.query(route.boxes(pad))
+        legs, which, active, candidates, live = self._pairs(rows, volumes)
+        shapes = Shapes.of(self.shapes(active))  # every shape moved to the frame at once
+        refs = [index.volumes[v] for v in active]
+        bands = np.asarray([r.volume.band_amsl_m(home) for r in refs], float).reshape(-1, 2)
+        lines = leg_lines(route.a, route.b)
+        # the pieces of each (leg, volume) pair over the outline, and the altitudes flown there
+        pair, t0, t1 = shapes.clip(which, route.a[legs], route.b[legs], lines[legs])
+        leg_of = legs[pair]
+        z0, z1 = route.a[leg_of, 2], route.b[leg_of, 2]
+        za, zb = z0 + t0 * (z1 - z0), z0 + t1 * (z1 - z0)  # as altitude_range does
+        low, high = np.minimum(za, zb) + home, np.maximum(za, zb) + home
+        band = bands[which[pair]]
+        inside = (high > band[:, 0]) & (low < band[:, 1])
+        pieces: dict[int, Pieces] = defaultdict(list)  # pair -> pieces inside the band
+        for k, t_0, t_1 in zip(
+            pair[inside].tolist(), t0[inside].tolist(), t1[inside].tolist(), strict=True
+        ):
+            pieces[k].append((t_0, t_1))
+        # hits[(rule, zone number, sortie)] -> list of (leg, pieces), by volume then leg
         hits: dict[tuple[str, int, int], list[tuple[int, Pieces]]] = defaultdict(list)
-        for volume_number in sorted(by_volume):
+        rules = [_zone_rules(index.zones[r.zone]) for r in refs]
+        for k, found in pieces.items():
+            leg, ref = int(legs[k]), int(which[k])
+            for rule in rules[ref]:
+                hits[(rule, refs[ref].zone, int(route.sortie[leg]))].append((leg, found))
+        over = np.zeros(len(legs), bool)
+        over[pair] = True
+        apart = np.flatnonzero(~over)  # pairs whose leg is not over the outline at all
+        gaps = self._margin(shapes, refs, bands, legs, which, apart, lines, hits)
+        if self.verbose:
+            entered = np.zeros(len(legs), bool)
+            entered[pair[inside]] = True
+            self._explain_all(candidates, live, which, entered, pair, low, high, apart, gaps)
+        found_all = sorted(hits.items())
+        geometries = pieces_geojson_many(
+            route.frame, route.a, route.b, [legs for _, legs in found_all]
+        )
+        for ((rule, zone_number, sortie), legs_found), geometry in zip(
+            found_all, geometries, strict=True
+        ):
+            self._report(rule, self.index.zones[zone_number], sortie, legs_found, geometry)
+
+    def _pairs(
+        self, rows: np.ndarray, volumes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray]:
+        """Query pairs of volumes whose zones apply in the window, by volume then row:
+        (row, which, active, candidates, live) with ``active[which]`` the pair's volume
+        number, ``candidates`` every volume met and ``live`` whether its zone applies.
+        Every zone met counts as seen."""
+        order = np.lexsort((rows, volumes))
+        rows, volumes = rows[order], volumes[order]
+        candidates = np.unique(volumes)
+        zones = self.index.zone_of[candidates].tolist()
+        self.seen.update(zones)
+        live = np.asarray([bool(self.active(z)) for z in zones], bool).reshape(-1)
+        where = np.searchsorted(candidates, volumes)
+        keep = live[where]
+        which = (np.cumsum(live) - 1)[where]
+        return rows[keep], which[keep], candidates[live].tolist(), candidates, live
+
+    def shapes(self, volume_numbers: Sequence[int]) -> list[LocalShape]:
+        """The volumes' shapes in the route's frame, each worked out once per check."""
+        missing = [v for v in volume_numbers if v not in self._shapes]
+        volumes = [self.index.volumes[v].volume for v in missing]
+        self._shapes.update(zip(missing, local_shapes(volumes, self.route.frame), strict=True))
+        return [self._shapes[v] for v in volume_numbers]
+
+    def _margin(
+        self,
+        shapes: Shapes,
+        refs: list[VolumeRef],
+        bands: np.ndarray,
+        legs: np.ndarray,
+        which: np.ndarray,
+        apart: np.ndarray,
+        lines: np.ndarray,
+        hits: dict[tuple[str, int, int], list[tuple[int, Pieces]]],
+    ) -> np.ndarray:
+        """Record legs nearer a restricted zone than the margin; return the distance of each
+        ``apart`` pair (NaN where it was not needed)."""
+        route, margin = self.route, self.rules.zone_margin_m
+        restricted = np.asarray(
+            [self.index.zones[r.zone].restriction in _MARGIN_ZONES for r in refs], bool
+        ).reshape(-1)
+        need = np.ones(len(apart), bool) if self.verbose else np.zeros(len(apart), bool)
+        if margin > 0:
+            need |= restricted[which[apart]]
+        gaps = np.full(len(apart), np.nan)
+        rows = apart[need]
+        gaps[need] = shapes.distance(
+            which[rows], route.a[legs[rows]], route.b[legs[rows]], lines[legs[rows]]
+        )
+        if margin <= 0:
+            return gaps
+        z0, z1 = route.a[legs[rows], 2], route.b[legs[rows], 2]
+        za, zb = z0 + 0.0 * (z1 - z0), z0 + 1.0 * (z1 - z0)  # as altitude_range does
+        low = np.minimum(za, zb) + route.home_amsl_m
+        high = np.maximum(za, zb) + route.home_amsl_m
+        band = bands[which[rows]]
+        close = (
+            restricted[which[rows]]
+            & (gaps[need] < margin)
+            & (high > band[:, 0])
+            & (low < band[:, 1])
+        )
+        for k in rows[close].tolist():
+            leg, ref = int(legs[k]), refs[int(which[k])]
+            hits[("airspace.margin", ref.zone, int(route.sortie[leg]))].append((leg, [(0.0, 1.0)]))
+        return gaps
+
+    def _explain_all(
+        self,
+        candidates: np.ndarray,
+        live: np.ndarray,
+        which: np.ndarray,
+        entered: np.ndarray,
+        pair: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+        apart: np.ndarray,
+        gaps: np.ndarray,
+    ) -> None:
+        """Verbose: why each candidate volume did or did not apply, in volume order."""
+        slots = np.cumsum(live) - 1
+        for volume_number, is_live, ref_slot in zip(
+            candidates.tolist(), live.tolist(), slots.tolist(), strict=True
+        ):
             ref = self.index.volumes[volume_number]
             zone = self.index.zones[ref.zone]
-            self.seen.add(ref.zone)
-            legs = np.asarray(sorted(by_volume[volume_number]), int)
-            if not self.active(ref.zone):
+            if not is_live:
                 self._explain(zone, "not_active", "does not apply in the window")
                 continue
-            shape = LocalShape.of(ref.volume, route.frame)
-            band = ref.volume.band_amsl_m(route.home_amsl_m)
-            rules = _zone_rules(zone)
-            entered = False
-            lowest, highest = np.inf, -np.inf
-            apart: list[int] = []  # legs not over the outline at all
-            for leg, pieces in zip(legs, shape.clip(route.a[legs], route.b[legs]), strict=True):
-                if not pieces:
-                    apart.append(int(leg))
-                inside: Pieces = []
-                for t0, t1 in pieces:
-                    low, high = altitude_range(route.a[leg, 2], route.b[leg, 2], t0, t1)
-                    low, high = low + route.home_amsl_m, high + route.home_amsl_m
-                    lowest, highest = min(lowest, low), max(highest, high)
-                    if overlaps_band(low, high, band):
-                        inside.append((t0, t1))
-                if inside:
-                    entered = True
-                    for rule in rules:
-                        hits[(rule, ref.zone, int(route.sortie[leg]))].append((int(leg), inside))
-            near = self._margin(zone, ref.zone, shape, band, np.asarray(apart, int), hits)
-            if entered:
+            band = ref.volume.band_amsl_m(self.route.home_amsl_m)
+            mine = which[pair] == ref_slot
+            near = gaps[which[apart] == ref_slot]
+            if entered[which == ref_slot].any():
                 self._explain(zone, "applies", "the route enters it")
-            elif np.isfinite(lowest):
+            elif mine.any():
+                lowest, highest = float(low[mine].min()), float(high[mine].max())
                 where = "above" if lowest >= band[1] else "below"
                 self._explain(
                     zone,
@@ -174,47 +281,23 @@ class _Checker:
                     f"the route crosses its outline at {lowest:.1f}..{highest:.1f} m AMSL, "
                     f"{where} its band {_band_text(band)}",
                 )
-            elif near is not None:
-                self._explain(zone, "clear", f"the route passes {near:.1f} m away")
-        for (rule, zone_number, sortie), found in sorted(hits.items()):
-            self._report(rule, self.index.zones[zone_number], sortie, found)
-
-    def _margin(
-        self,
-        zone: Zone,
-        zone_number: int,
-        shape: LocalShape,
-        band: tuple[float, float],
-        legs: np.ndarray,
-        hits: dict[tuple[str, int, int], list[tuple[int, Pieces]]],
-    ) -> float | None:
-        """Record legs nearer the zone than the margin; return the nearest distance of ``legs``."""
-        if not len(legs):
-            return None
-        route = self.route
-        distance = shape.distance(route.a[legs], route.b[legs])
-        margin = self.rules.zone_margin_m
-        if margin > 0 and zone.restriction in ("PROHIBITED", "REQ_AUTHORISATION"):
-            for leg, gap in zip(legs, distance, strict=True):
-                low, high = altitude_range(route.a[leg, 2], route.b[leg, 2], 0.0, 1.0)
-                if gap < margin and overlaps_band(
-                    low + route.home_amsl_m, high + route.home_amsl_m, band
-                ):
-                    hits[("airspace.margin", zone_number, int(route.sortie[leg]))].append(
-                        (int(leg), [(0.0, 1.0)])
-                    )
-        return float(distance.min())
+            elif len(near):
+                self._explain(zone, "clear", f"the route passes {float(near.min()):.1f} m away")
 
     def _explain(self, zone: Zone, outcome: str, detail: str) -> None:
         if self.verbose:
             self.evidence.append(Evidence(zone.identifier, outcome, detail))
 
-    def _report(self, rule: str, zone: Zone, sortie: int, found: list[tuple[int, Pieces]]) -> None:
+    def _report(
+        self,
+        rule: str,
+        zone: Zone,
+        sortie: int,
+        found: list[tuple[int, Pieces]],
+        geometry: dict[str, Any] | None,
+    ) -> None:
         route = self.route
         items = tuple(sorted({int(route.seq[leg]) for leg, _ in found}))
-        geometry = pieces_geojson(
-            route.frame, [(route.a[leg], route.b[leg], pieces) for leg, pieces in found]
-        )
         severity: Severity = RULES[rule][0]
         authority: dict[str, Any] | None = None
         lead: str | None = None
@@ -296,39 +379,35 @@ class _Checker:
         route = self.route
         if not len(route.photos):
             return
-        rows, volumes = self.index.query(route.boxes(_MIN_PAD_M, points=route.photos))
-        by_volume: dict[int, list[int]] = defaultdict(list)
-        for row, volume in zip(rows.tolist(), volumes.tolist(), strict=True):
-            ref = self.index.volumes[volume]
-            policy = self.index.zones[ref.zone].camera
-            if policy is not None and policy.mode in ("no_capture", "buffer"):
-                by_volume[volume].append(row)
+        rows, volumes = self.index.query(route.photo_boxes(_MIN_PAD_M))
+        keep = self.index.photo_rule[volumes]  # zones with no_capture or a buffer
+        photo, which, active, _, _ = self._pairs(rows[keep], volumes[keep])
         found: dict[tuple[str, int, int], set[int]] = defaultdict(set)
-        for volume_number in sorted(by_volume):
-            ref = self.index.volumes[volume_number]
-            zone = self.index.zones[ref.zone]
+        if not active:
+            return
+        shapes = Shapes.of(self.shapes(active))
+        owners = [self.index.zones[self.index.volumes[v].zone] for v in active]
+        buffers = np.asarray(
+            [z.camera.buffer_m if z.camera and z.camera.mode == "buffer" else 0.0 for z in owners]
+        )
+        bands = np.asarray(
+            [self.index.volumes[v].volume.band_amsl_m(route.home_amsl_m) for v in active]
+        )
+        z = route.photos[photo, 2] + route.home_amsl_m
+        near = shapes.contains(which, route.photos[photo], buffers[which])
+        near &= (z > bands[which, 0]) & (z < bands[which, 1])  # as overlaps_band(z, z, band)
+        for k, row in zip(which[near].tolist(), photo[near].tolist(), strict=True):
+            zone = owners[k]
             assert zone.camera is not None
-            self.seen.add(ref.zone)
-            if not self.active(ref.zone):
-                continue
-            rows_here = np.asarray(sorted(by_volume[volume_number]), int)
-            shape = LocalShape.of(ref.volume, route.frame)
-            band = ref.volume.band_amsl_m(route.home_amsl_m)
-            buffer_m = zone.camera.buffer_m if zone.camera.mode == "buffer" else 0.0
-            near = shape.contains(route.photos[rows_here], within_m=buffer_m)
             rule = "privacy.buffer" if zone.camera.mode == "buffer" else "privacy.no_capture"
-            for row in rows_here[near]:
-                z = route.photos[row, 2] + route.home_amsl_m
-                if overlaps_band(z, z, band):
-                    found[(rule, ref.zone, int(route.photo_sortie[row]))].add(int(row))
+            zone_number = self.index.volumes[active[k]].zone
+            found[(rule, zone_number, int(route.photo_sortie[row]))].add(row)
         for (rule, zone_number, sortie), rows_found in sorted(found.items()):
             zone = self.index.zones[zone_number]
             chosen = sorted(rows_found)
             items = tuple(sorted({int(route.photo_seq[r]) for r in chosen}))
-            lon, lat = route.frame.to_wgs84(route.photos[chosen, 0], route.photos[chosen, 1])
-            points = [
-                [round(float(x), 7), round(float(y), 7)] for x, y in zip(lon, lat, strict=True)
-            ]
+            lon, lat = (round7(v[chosen]) for v in route.photo_wgs84)
+            points = [[x, y] for x, y in zip(lon, lat, strict=True)]
             where = (
                 f"within {zone.camera.buffer_m:g} m of"
                 if zone.camera and rule == "privacy.buffer"
@@ -346,6 +425,18 @@ class _Checker:
                     collection([], points),
                 )
             )
+
+
+def _by_volume(rows: np.ndarray, volumes: np.ndarray) -> dict[int, np.ndarray]:
+    """Query pairs grouped by volume number (ascending), each volume's rows sorted."""
+    order = np.lexsort((rows, volumes))
+    rows, volumes = rows[order], volumes[order]
+    cuts = np.flatnonzero(np.diff(volumes)) + 1
+    return {
+        int(group[0]): part
+        for group, part in zip(np.split(volumes, cuts), np.split(rows, cuts), strict=True)
+        if len(group)
+    }
 
 
 def _zone_rules(zone: Zone) -> tuple[str, ...]:

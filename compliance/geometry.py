@@ -33,13 +33,7 @@ class LocalShape:
 
     @classmethod
     def of(cls, volume: Volume, frame: LocalFrame) -> LocalShape:
-        if volume.center is not None and volume.radius_m is not None:
-            return cls(center=frame.point_to_local(*volume.center), radius_m=volume.radius_m)
-        import shapely
-
-        exterior, *holes = volume.rings
-        polygon = shapely.Polygon(exterior, holes)
-        return cls(polygon=frame.geom_to_local(polygon))
+        return local_shapes([volume], frame)[0]
 
     def grown(self, metres: float) -> LocalShape:
         """The shape with everything within ``metres`` of it added."""
@@ -51,18 +45,23 @@ class LocalShape:
 
     def clip(self, a: np.ndarray, b: np.ndarray) -> list[Pieces]:
         """For each leg (rows of ``a`` and ``b``, shape (n, 2+)), the ``t`` pieces over the shape."""
-        if self.center is not None:
-            return _clip_circle(a, b, self.center, self.radius_m)
-        return _clip_polygon(a, b, self.polygon)
+        out: list[Pieces] = [[] for _ in range(len(a))]
+        for leg, t0, t1 in zip(*self.clip_flat(a, b), strict=True):
+            out[leg].append((t0, t1))
+        return out
 
-    def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Horizontal distance from each leg to the shape (0 where they meet)."""
-        if self.center is not None:
-            c = np.asarray(self.center, float)
-            return np.maximum(segment_point_distance(a[:, :2], b[:, :2], c) - self.radius_m, 0.0)
-        import shapely
+    def clip_flat(
+        self, a: np.ndarray, b: np.ndarray, lines: Any = None
+    ) -> tuple[list[int], list[float], list[float]]:
+        """:meth:`clip` as three flat lists: leg row, ``t0`` and ``t1`` of every piece, each
+        leg's pieces together and sorted. ``lines`` may give the legs as shapely lines."""
+        rows, t0, t1 = Shapes.of([self]).clip(np.zeros(len(a), int), a, b, lines)
+        return rows.tolist(), t0.tolist(), t1.tolist()
 
-        return np.asarray(shapely.distance(_lines(a, b), self.polygon), float)
+    def distance(self, a: np.ndarray, b: np.ndarray, lines: Any = None) -> np.ndarray:
+        """Horizontal distance from each leg to the shape (0 where they meet); ``lines`` may
+        give the legs as shapely lines."""
+        return Shapes.of([self]).distance(np.zeros(len(a), int), a, b, lines)
 
     def contains(self, points: np.ndarray, within_m: float = 0.0) -> np.ndarray:
         """Which (n, 2+) points lie on or in the shape, or within ``within_m`` of it."""
@@ -78,8 +77,42 @@ class LocalShape:
         return np.asarray(shapely.intersects(geoms, self.polygon))
 
 
+def local_shapes(volumes: Sequence[Volume], frame: LocalFrame) -> list[LocalShape]:
+    """Each volume's :class:`LocalShape`, all their coordinates moved into ``frame`` in one
+    call; polygons come prepared for fast predicates."""
+    import shapely
+
+    chunks: list[np.ndarray] = []
+    for volume in volumes:
+        if volume.center is not None:
+            chunks.append(np.asarray([volume.center], float))
+        else:
+            chunks.extend(np.asarray(ring, float).reshape(-1, 2) for ring in volume.rings)
+    if not chunks:
+        return []
+    lonlat = np.concatenate(chunks)
+    xy = np.column_stack(frame.to_local(lonlat[:, 0], lonlat[:, 1]))
+    shapes: list[LocalShape] = []
+    at = 0
+    for volume in volumes:
+        if volume.center is not None and volume.radius_m is not None:
+            x, y = xy[at]
+            shapes.append(LocalShape(center=(float(x), float(y)), radius_m=volume.radius_m))
+            at += 1
+            continue
+        rings = []
+        for ring in volume.rings:
+            rings.append(xy[at : at + len(ring)])
+            at += len(ring)
+        polygon = shapely.Polygon(rings[0], rings[1:])
+        shapely.prepare(polygon)
+        shapes.append(LocalShape(polygon=polygon))
+    return shapes
+
+
 def segment_point_distance(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Distance from each segment ``a``-``b`` (n, 2) to the point ``c`` (2,)."""
+    """Distance from each segment ``a``-``b`` (n, 2) to the point ``c`` (2,), or to its own
+    point when ``c`` is (n, 2)."""
     d = b - a
     length2 = np.einsum("ij,ij->i", d, d)
     t = np.where(
@@ -89,68 +122,264 @@ def segment_point_distance(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.nd
     return np.asarray(np.hypot(*(nearest - c).T))
 
 
-def _clip_circle(
-    a: np.ndarray, b: np.ndarray, center: tuple[float, float], radius_m: float
-) -> list[Pieces]:
-    d = b[:, :2] - a[:, :2]
-    f = a[:, :2] - np.asarray(center, float)
-    qa = np.einsum("ij,ij->i", d, d)
-    qb = 2.0 * np.einsum("ij,ij->i", f, d)
-    qc = np.einsum("ij,ij->i", f, f) - radius_m**2
-    out: list[Pieces] = []
-    for k in range(len(a)):
-        if qa[k] <= VERTICAL_M**2:
-            out.append([(0.0, 1.0)] if qc[k] <= 0 else [])
-            continue
-        disc = qb[k] ** 2 - 4.0 * qa[k] * qc[k]
-        if disc < 0:
-            out.append([])
-            continue
-        root = np.sqrt(disc)
-        t0, t1 = (-qb[k] - root) / (2.0 * qa[k]), (-qb[k] + root) / (2.0 * qa[k])
-        if t1 < 0.0 or t0 > 1.0:
-            out.append([])
-        else:
-            out.append([(max(float(t0), 0.0), min(float(t1), 1.0))])
-    return out
-
-
-def _lines(a: np.ndarray, b: np.ndarray) -> Any:
+def leg_lines(a: np.ndarray, b: np.ndarray) -> Any:
+    """The legs in plan view as an array of shapely lines."""
     import shapely
 
     coords = np.stack([a[:, :2], b[:, :2]], axis=1)
     return shapely.linestrings(coords)
 
 
-def _clip_polygon(a: np.ndarray, b: np.ndarray, polygon: Any) -> list[Pieces]:
+Flat = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Many :class:`LocalShape` as arrays, to test many (leg, shape) pairs in a few calls.
+
+    Every method takes ``which`` (the shape of each pair) and the pairs' legs ``a``, ``b``
+    (rows of shape (n, 2+)), and optionally the legs as shapely lines.
+    """
+
+    circle: np.ndarray  # (n,) bool
+    center: np.ndarray  # (n, 2); circles only
+    radius: np.ndarray  # (n,)
+    polygon: np.ndarray  # (n,) shapely polygons (prepared), None for circles
+    edge_from: np.ndarray  # (e, 2) every polygon's ring edges, shape by shape
+    edge_to: np.ndarray
+    edge_start: np.ndarray  # (n + 1,) shape k's edges are edge_start[k]:edge_start[k + 1]
+
+    @classmethod
+    def of(cls, shapes: Sequence[LocalShape]) -> Shapes:
+        import shapely
+
+        circle = np.asarray([s.center is not None for s in shapes], bool).reshape(-1)
+        center = np.asarray([s.center or (0.0, 0.0) for s in shapes], float).reshape(-1, 2)
+        radius = np.asarray([s.radius_m for s in shapes], float).reshape(-1)
+        polygon = np.empty(len(shapes), dtype=object)
+        polygon[:] = [s.polygon for s in shapes]
+        polygons = np.flatnonzero(~circle)
+        shapely.prepare(polygon[polygons])
+        parts, part_of = shapely.get_parts(polygon[polygons], return_index=True)
+        rings, ring_of = shapely.get_rings(parts, return_index=True)
+        coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+        same = coord_ring[1:] == coord_ring[:-1]  # consecutive points of one ring: an edge
+        owner = polygons[part_of[ring_of[coord_ring[:-1][same]]]]
+        edge_start = np.searchsorted(owner, np.arange(len(shapes) + 1))
+        return cls(circle, center, radius, polygon, coords[:-1][same], coords[1:][same], edge_start)
+
+    def clip(self, which: np.ndarray, a: np.ndarray, b: np.ndarray, lines: Any = None) -> Flat:
+        """The pieces over the shapes, flat: pair, ``t0`` and ``t1`` of every piece, sorted
+        by pair then ``t``. A boundary touch is a piece; a vertical leg is over a shape
+        from end to end or not at all."""
+        import shapely
+
+        which = np.asarray(which, int)
+        a2, b2 = a[:, :2], b[:, :2]
+        d = b2 - a2
+        length2 = np.einsum("ij,ij->i", d, d)
+        vertical = length2 <= VERTICAL_M**2
+        circle = self.circle[which]
+        out: list[Flat] = [_clip_circles(a2, d, self.center[which], self.radius[which], circle)]
+        whole: list[np.ndarray] = []  # pairs whose leg is over the polygon end to end
+        rows = np.flatnonzero(~circle & vertical)
+        if len(rows):
+            points = shapely.points(a2[rows])
+            whole.append(rows[shapely.intersects(self.polygon[which[rows]], points)])
+        rows = np.flatnonzero(~circle & ~vertical)
+        if len(rows):
+            lines = leg_lines(a[rows], b[rows]) if lines is None else lines[rows]
+            polygons = self.polygon[which[rows]]
+            hit = shapely.intersects(polygons, lines)
+            rows, lines, polygons = rows[hit], lines[hit], polygons[hit]
+            inside = shapely.contains_properly(polygons, lines)  # the boundary never met
+            whole.append(rows[inside])
+            out.append(self._crossing(which, a2, b2, rows[~inside], lines[~inside]))
+        ends = np.concatenate([*whole, np.zeros(0, int)])
+        out.append((ends, np.zeros(len(ends)), np.ones(len(ends))))
+        pair = np.concatenate([o[0] for o in out])
+        t0, t1 = np.concatenate([o[1] for o in out]), np.concatenate([o[2] for o in out])
+        order = np.lexsort((t1, t0, pair))
+        return pair[order], t0[order], t1[order]
+
+    def _crossing(
+        self, which: np.ndarray, a2: np.ndarray, b2: np.ndarray, rows: np.ndarray, lines: Any
+    ) -> Flat:
+        """Pieces of the ``rows`` pairs, whose legs cross their polygon's boundary: exact
+        arithmetic where the crossings are clear, GEOS where a leg grazes a vertex or an
+        edge, or an end lies on the boundary."""
+        pair, t0, t1, unclear = _crossings(self, which[rows], a2[rows], b2[rows])
+        out = [(rows[pair], t0, t1)]
+        if unclear.any():
+            out.append(_geos_pieces(rows[unclear], a2, b2, lines[unclear], self.polygon[which]))
+        return (
+            np.concatenate([o[0] for o in out]),
+            np.concatenate([o[1] for o in out]),
+            np.concatenate([o[2] for o in out]),
+        )
+
+    def contains(self, which: np.ndarray, points: np.ndarray, within_m: np.ndarray) -> np.ndarray:
+        """Whether each pair's point (rows of ``points``, (n, 2+)) lies on or in its shape, or
+        within the pair's ``within_m`` of it."""
+        import shapely
+
+        which = np.asarray(which, int)
+        out = np.zeros(len(which), bool)
+        circle = self.circle[which]
+        rows = np.flatnonzero(circle)
+        c = self.center[which[rows]]
+        d = np.hypot(points[rows, 0] - c[:, 0], points[rows, 1] - c[:, 1])
+        out[rows] = d <= self.radius[which[rows]] + within_m[rows]
+        for buffered in (False, True):
+            rows = np.flatnonzero(~circle & ((within_m > 0) == buffered))
+            geoms = shapely.points(points[rows, :2])
+            polygons = self.polygon[which[rows]]
+            if buffered:
+                out[rows] = shapely.dwithin(geoms, polygons, within_m[rows])
+            else:
+                out[rows] = shapely.intersects(geoms, polygons)
+        return out
+
+    def distance(
+        self, which: np.ndarray, a: np.ndarray, b: np.ndarray, lines: Any = None
+    ) -> np.ndarray:
+        """Horizontal distance of each pair's leg from its shape (0 where they meet)."""
+        import shapely
+
+        which = np.asarray(which, int)
+        out = np.zeros(len(which))
+        circle = self.circle[which]
+        rows = np.flatnonzero(circle)
+        if len(rows):
+            c = self.center[which[rows]]
+            gap = segment_point_distance(a[rows, :2], b[rows, :2], c)
+            out[rows] = np.maximum(gap - self.radius[which[rows]], 0.0)
+        rows = np.flatnonzero(~circle)
+        if len(rows):
+            lines = leg_lines(a[rows], b[rows]) if lines is None else lines[rows]
+            out[rows] = shapely.distance(lines, self.polygon[which[rows]])
+        return out
+
+
+def _clip_circles(
+    a2: np.ndarray, d: np.ndarray, center: np.ndarray, radius: np.ndarray, rows: np.ndarray
+) -> Flat:
+    """The piece of each leg (where ``rows``) inside its circle: the roots of |a + t d - c| = r."""
+    f = a2 - center
+    qa = np.einsum("ij,ij->i", d, d)
+    qb = 2.0 * np.einsum("ij,ij->i", f, d)
+    qc = np.einsum("ij,ij->i", f, f) - radius**2
+    vertical = qa <= VERTICAL_M**2
+    disc = qb**2 - 4.0 * qa * qc
+    root = np.sqrt(np.maximum(disc, 0.0))
+    twice = 2.0 * np.where(vertical, 1.0, qa)
+    t0, t1 = (-qb - root) / twice, (-qb + root) / twice
+    t0 = np.where(vertical, 0.0, np.maximum(t0, 0.0))
+    t1 = np.where(vertical, 1.0, np.minimum(t1, 1.0))
+    over = rows & np.where(vertical, qc <= 0, (disc >= 0) & (t1 >= 0.0) & (t0 <= 1.0))
+    pair = np.flatnonzero(over)
+    return pair, t0[pair], t1[pair]
+
+
+#: Bound on the relative rounding of the crossing arithmetic, with a wide safety factor.
+_EPS = 1e-14
+
+
+def _crossings(
+    shapes: Shapes, which: np.ndarray, a2: np.ndarray, b2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clip legs (rows of ``a2``, ``b2``) that meet their polygon's boundary, by arithmetic.
+
+    Each leg is intersected with every edge of its polygon; with a bound on the rounding
+    of each ``t`` (along the leg) and ``s`` (along the edge), a crossing is clear when both
+    lie strictly inside 0..1 by more than the bound, and a miss when either lies outside
+    by more than it. A leg with any pair in between (an end on the boundary, a vertex on
+    the leg, an edge along it) or whose crossings do not alternate in and out of the
+    polygon is ``unclear``: its pieces are left to GEOS. Returns (leg, t0, t1, unclear).
+    """
     import shapely
 
-    a2, b2 = a[:, :2], b[:, :2]
+    n = len(which)
+    counts = shapes.edge_start[which + 1] - shapes.edge_start[which]
+    leg = np.repeat(np.arange(n), counts)
+    edge = np.arange(len(leg)) - np.repeat(np.cumsum(counts) - counts, counts)
+    edge += shapes.edge_start[which][leg]
+    p, e = shapes.edge_from[edge], shapes.edge_to[edge] - shapes.edge_from[edge]
+    r = (b2 - a2)[leg]
+    w = p - a2[leg]
+    den = r[:, 0] * e[:, 1] - r[:, 1] * e[:, 0]
+    num_t = w[:, 0] * e[:, 1] - w[:, 1] * e[:, 0]
+    num_s = w[:, 0] * r[:, 1] - w[:, 1] * r[:, 0]
+    # rounding bounds: products of lengths, and of the coordinates' size for the differences
+    size = 1.0 + max(np.abs(a2).max(initial=0), np.abs(b2).max(initial=0), np.abs(p).max(initial=0))
+    lw, le, lr = np.hypot(*w.T), np.hypot(*e.T), np.hypot(*r.T)
+    err_den = _EPS * (lr * le + size * (le + lr))
+    err_t = _EPS * (lw * le + size * (le + lw))
+    err_s = _EPS * (lw * lr + size * (lr + lw))
+    firm = np.abs(den) > 4.0 * err_den
+    safe = np.where(firm, den, 1.0)
+    t, s = num_t / safe, num_s / safe
+    tol_t = (err_t + np.abs(t) * err_den) / np.abs(safe) * 2.0
+    tol_s = (err_s + np.abs(s) * err_den) / np.abs(safe) * 2.0
+    miss = (t + tol_t < 0) | (t - tol_t > 1) | (s + tol_s < 0) | (s - tol_s > 1)
+    cross = (t - tol_t > 0) & (t + tol_t < 1) & (s - tol_s > 0) & (s + tol_s < 1)
+    # (nearly) parallel: a miss only when the edge's box stays clear of the leg's box
+    lo, hi = np.minimum(a2, b2)[leg], np.maximum(a2, b2)[leg]
+    q = p + e
+    pad = 1e-9 * size
+    apart = (np.maximum(p, q) < lo - pad).any(axis=1) | (np.minimum(p, q) > hi + pad).any(axis=1)
+    miss = np.where(firm, miss, apart)
+    cross &= firm
+    unclear = np.bincount(leg[~(miss | cross)], minlength=n) > 0
+    # the clear crossings of each leg in order; near ties are unclear too
+    k = np.flatnonzero(cross)
+    order = np.lexsort((t[k], leg[k]))
+    k = k[order]
+    cl, ct, ctol = leg[k], t[k], tol_t[k]
+    tie = (cl[1:] == cl[:-1]) & (ct[1:] - ct[:-1] <= ctol[1:] + ctol[:-1])
+    unclear[cl[1:][tie]] = True
+    crossings = np.bincount(cl, minlength=n)
+    unclear |= crossings == 0
+    polygon = shapes.polygon[which]
+    start_in = shapely.intersects(polygon, shapely.points(a2))
+    end_in = shapely.intersects(polygon, shapely.points(b2))
+    unclear |= start_in ^ (crossings % 2 == 1) ^ end_in
+    # knots 0, crossings..., 1 of each clear leg; every other span between them is inside
+    clear = np.flatnonzero(~unclear)
+    keep = ~unclear[cl]
+    knot_leg = np.concatenate([clear, cl[keep], clear])
+    knot_t = np.concatenate([np.zeros(len(clear)), ct[keep], np.ones(len(clear))])
+    rank = np.concatenate([np.zeros(len(clear)), np.ones(keep.sum()), np.full(len(clear), 2.0)])
+    order = np.lexsort((knot_t, rank, knot_leg))
+    knot_leg, knot_t = knot_leg[order], knot_t[order]
+    first = np.searchsorted(knot_leg, knot_leg)  # index of each leg's first knot
+    span = np.flatnonzero(knot_leg[1:] == knot_leg[:-1])
+    inside = start_in[knot_leg[span]] ^ ((span - first[span]) % 2 == 1)
+    span = span[inside]
+    return knot_leg[span], knot_t[span], knot_t[span + 1], unclear
+
+
+def _geos_pieces(
+    rows: np.ndarray, a2: np.ndarray, b2: np.ndarray, lines: Any, polygons: np.ndarray
+) -> Flat:
+    """Pieces of the ``rows`` pairs by GEOS: their lines intersected with their polygons."""
+    import shapely
+
     d = b2 - a2
-    length2 = np.einsum("ij,ij->i", d, d)
-    vertical = length2 <= VERTICAL_M**2
-    out: list[Pieces] = [[] for _ in range(len(a))]
-    if vertical.any():
-        inside = shapely.intersects(shapely.points(a2[vertical]), polygon)
-        for k, hit in zip(np.flatnonzero(vertical), inside, strict=True):
-            if hit:
-                out[k] = [(0.0, 1.0)]
-    flat = np.flatnonzero(~vertical)
-    if not len(flat):
-        return out
-    lines = _lines(a[flat], b[flat])
-    hits = shapely.intersects(lines, polygon)
-    for k in flat[hits]:
-        clipped = shapely.intersection(shapely.linestrings([a2[k], b2[k]]), polygon)
-        pieces: Pieces = []
-        for part in shapely.get_parts(shapely.get_parts(clipped)):
-            coords = shapely.get_coordinates(part)
-            if not len(coords):
-                continue
-            t = (coords - a2[k]) @ d[k] / length2[k]
-            pieces.append((float(np.clip(t.min(), 0, 1)), float(np.clip(t.max(), 0, 1))))
-        out[k] = sorted(pieces)
-    return out
+    clipped = shapely.intersection(lines, polygons[rows])
+    parts, owner = shapely.get_parts(clipped, return_index=True)
+    parts, inner = shapely.get_parts(parts, return_index=True)
+    coords, part = shapely.get_coordinates(parts, return_index=True)
+    if not len(coords):
+        return np.zeros(0, int), np.zeros(0), np.zeros(0)
+    pair = rows[owner[inner[part]]]
+    t = np.einsum("ij,ij->i", coords - a2[pair], d[pair]) / np.einsum("ij,ij->i", d[pair], d[pair])
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+    return (
+        pair[starts],
+        np.clip(np.minimum.reduceat(t, starts), 0.0, 1.0),
+        np.clip(np.maximum.reduceat(t, starts), 0.0, 1.0),
+    )
 
 
 def altitude_range(z0: float, z1: float, t0: float, t1: float) -> tuple[float, float]:
@@ -168,20 +397,69 @@ def pieces_geojson(
     frame: LocalFrame, legs: Sequence[tuple[np.ndarray, np.ndarray, Pieces]]
 ) -> dict[str, Any] | None:
     """GeoJSON (WGS84) of the clipped pieces of some legs: lines, points for vertical stretches."""
-    lines: list[list[list[float]]] = []
-    points: list[list[float]] = []
-    for a, b, pieces in legs:
-        for t0, t1 in pieces:
-            p0, p1 = a[:2] + t0 * (b[:2] - a[:2]), a[:2] + t1 * (b[:2] - a[:2])
-            lon, lat = frame.to_wgs84([p0[0], p1[0]], [p0[1], p1[1]])
-            first = [round(float(lon[0]), 7), round(float(lat[0]), 7)]
-            last = [round(float(lon[1]), 7), round(float(lat[1]), 7)]
-            if first == last:
-                if first not in points:
-                    points.append(first)
-            else:
-                lines.append([first, last])
-    return collection(lines, points)
+    if not legs:
+        return None
+    a = np.asarray([leg[0] for leg in legs], float)
+    b = np.asarray([leg[1] for leg in legs], float)
+    return pieces_geojson_many(frame, a, b, [[(k, leg[2]) for k, leg in enumerate(legs)]])[0]
+
+
+def pieces_geojson_many(
+    frame: LocalFrame,
+    a: np.ndarray,
+    b: np.ndarray,
+    groups: Sequence[Sequence[tuple[int, Pieces]]],
+) -> list[dict[str, Any] | None]:
+    """:func:`pieces_geojson` of each group of (row of ``a`` and ``b``, pieces), every end
+    point moved to WGS84 in one call."""
+    rows = [row for legs in groups for row, pieces in legs for _ in pieces]
+    if not rows:
+        return [None for _ in groups]
+    ts = np.asarray([t for legs in groups for _, pieces in legs for t in pieces], float)
+    start, end = a[rows, :2], b[rows, :2]
+    p0 = start + ts[:, :1] * (end - start)
+    p1 = start + ts[:, 1:] * (end - start)
+    xy = np.stack([p0, p1], axis=1).reshape(-1, 2)
+    # pieces share many ends (whole legs, several zones over one leg): transform each once
+    keys = np.ascontiguousarray(xy).view(np.complex128).reshape(-1)  # one sortable value a point
+    unique, back = np.unique(keys, return_inverse=True)
+    lon, lat = frame.to_wgs84(unique.real, unique.imag)
+    lon_r, lat_r = round7(lon), round7(lat)
+    rounded = [[lon_r[k], lat_r[k]] for k in back.reshape(-1).tolist()]
+    out: list[dict[str, Any] | None] = []
+    at = 0
+    for legs in groups:
+        lines: list[list[list[float]]] = []
+        points: list[list[float]] = []
+        for _, pieces in legs:
+            for _ in pieces:
+                first, last = rounded[at], rounded[at + 1]
+                at += 2
+                if first == last:
+                    if first not in points:
+                        points.append(first)
+                else:
+                    lines.append([first, last])
+        out.append(collection(lines, points))
+    return out
+
+
+def round7(values: np.ndarray) -> list[float]:
+    """``[round(v, 7) for v in values]``, exactly, but vectorised.
+
+    ``rint(v × 10⁷) / 10⁷`` is the double nearest the decimal Python's ``round`` picks
+    whenever the scaled value is not within rounding of a half (then the integer is
+    the same, and the division is correctly rounded); those few, and values too large or
+    not finite, are left to ``round``.
+    """
+    values = np.asarray(values, float).reshape(-1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = values * 1e7
+        out = (np.rint(scaled) / 1e7).tolist()
+        clear = (np.abs(scaled - np.floor(scaled) - 0.5) > 1e-5) & (np.abs(values) < 1e8)
+    for k in np.flatnonzero(~clear).tolist():
+        out[k] = round(float(values[k]), 7)
+    return out
 
 
 def collection(lines: list[list[list[float]]], points: list[list[float]]) -> dict[str, Any] | None:

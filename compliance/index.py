@@ -60,6 +60,19 @@ class ZoneIndex:
                 refs.append(VolumeRef(number, volume))
                 boxes.append((minx, miny, maxx, maxy))
         self.volumes: tuple[VolumeRef, ...] = tuple(refs)
+        #: Each volume's zone number, and whether its zone forbids photos in or near it.
+        self.zone_of = np.asarray([ref.zone for ref in refs], np.intp)
+        self.photo_rule = (
+            np.asarray(
+                [
+                    z.camera is not None and z.camera.mode in ("no_capture", "buffer")
+                    for z in self.zones
+                ],
+                bool,
+            )[self.zone_of]
+            if refs
+            else np.zeros(0, bool)
+        )
         array = np.asarray(boxes, float).reshape(-1, 4)
         self._tree = shapely.STRtree(
             shapely.box(array[:, 0], array[:, 1], array[:, 2], array[:, 3])
@@ -77,7 +90,8 @@ class ZoneIndex:
             empty = np.zeros(0, dtype=np.intp)
             return empty, empty
         geoms = shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
-        rows, volumes = self._tree.query(geoms, predicate="intersects")
+        # boxes are their own envelopes: the tree's envelope test is the exact answer
+        rows, volumes = self._tree.query(geoms)
         return np.asarray(rows, np.intp), np.asarray(volumes, np.intp)
 
     def query_box(self, minx: float, miny: float, maxx: float, maxy: float) -> list[int]:

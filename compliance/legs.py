@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import numpy as np
 
@@ -62,6 +63,18 @@ class Route:
             photo_sortie=np.asarray([p.sortie for p in analysis.photos], int),
             photo_seq=np.asarray([p.seq for p in analysis.photos], int),
         )
+
+    @cached_property
+    def photo_wgs84(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every photo's (lon, lat), worked out once."""
+        lon, lat = self.frame.to_wgs84(self.photos[:, 0], self.photos[:, 1])
+        return np.asarray(lon).reshape(-1), np.asarray(lat).reshape(-1)
+
+    def photo_boxes(self, pad_m: float) -> np.ndarray:
+        """WGS84 boxes (m, 4) around each photo, padded by ``pad_m``."""
+        lon, lat = self.photo_wgs84
+        dlon, dlat = pad_degrees(pad_m, float(np.abs(lat).max()) if lat.size else 0.0)
+        return np.column_stack([lon - dlon, lat - dlat, lon + dlon, lat + dlat])
 
     def boxes(self, pad_m: float, points: np.ndarray | None = None) -> np.ndarray:
         """WGS84 boxes (n, 4) around each leg (or each point), padded by ``pad_m``."""
