@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -48,32 +49,21 @@ class ZoneIndex:
         import shapely
 
         self.zones: tuple[Zone, ...] = tuple(zones)
-        refs: list[VolumeRef] = []
-        boxes: list[tuple[float, float, float, float]] = []
-        for number, zone in enumerate(self.zones):
-            buffer_m = zone.camera.buffer_m if zone.camera is not None else 0.0
-            for volume in zone.volumes:
-                minx, miny, maxx, maxy = volume.bounds()
-                if buffer_m > 0:
-                    dlon, dlat = pad_degrees(buffer_m, max(abs(miny), abs(maxy)))
-                    minx, miny, maxx, maxy = minx - dlon, miny - dlat, maxx + dlon, maxy + dlat
-                refs.append(VolumeRef(number, volume))
-                boxes.append((minx, miny, maxx, maxy))
+        refs = [VolumeRef(n, v) for n, zone in enumerate(self.zones) for v in zone.volumes]
         self.volumes: tuple[VolumeRef, ...] = tuple(refs)
         #: Each volume's zone number, and whether its zone forbids photos in or near it.
-        self.zone_of = np.asarray([ref.zone for ref in refs], np.intp)
-        self.photo_rule = (
-            np.asarray(
-                [
-                    z.camera is not None and z.camera.mode in ("no_capture", "buffer")
-                    for z in self.zones
-                ],
-                bool,
-            )[self.zone_of]
-            if refs
-            else np.zeros(0, bool)
-        )
-        array = np.asarray(boxes, float).reshape(-1, 4)
+        self.zone_of = np.asarray([ref.zone for ref in refs], np.intp).reshape(-1)
+        photo_rule = [
+            z.camera is not None and z.camera.mode in ("no_capture", "buffer") for z in self.zones
+        ]
+        self.photo_rule = np.asarray(photo_rule, bool).reshape(-1)[self.zone_of]
+        array = _bounds([ref.volume for ref in refs])
+        for k, ref in enumerate(refs):
+            camera = self.zones[ref.zone].camera
+            if camera is not None and camera.buffer_m > 0:
+                minx, miny, maxx, maxy = array[k].tolist()
+                dlon, dlat = pad_degrees(camera.buffer_m, max(abs(miny), abs(maxy)))
+                array[k] = (minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)
         self._tree = shapely.STRtree(
             shapely.box(array[:, 0], array[:, 1], array[:, 2], array[:, 3])
         )
@@ -97,3 +87,29 @@ class ZoneIndex:
     def query_box(self, minx: float, miny: float, maxx: float, maxy: float) -> list[int]:
         """Volume numbers whose boxes meet one lon/lat box, sorted."""
         return sorted(int(v) for v in self.query(np.array([[minx, miny, maxx, maxy]]))[1])
+
+
+def _bounds(volumes: Sequence[Volume]) -> np.ndarray:
+    """:meth:`Volume.bounds` of every volume as an (n, 4) array; polygons' boxes are the
+    minimum and maximum of their exteriors' points, taken in one pass over all of them."""
+    out = np.zeros((len(volumes), 4))
+    polygons: list[int] = []
+    for k, volume in enumerate(volumes):
+        if volume.center is None:
+            polygons.append(k)
+        else:
+            out[k] = volume.bounds()
+    if not polygons:
+        return out
+    exteriors = [volumes[k].rings[0] for k in polygons]
+    counts = np.asarray([len(ring) for ring in exteriors])
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(exteriors)), float)
+    if flat.size != 2 * counts.sum() or not counts.all():  # odd points: one at a time
+        for k in polygons:
+            out[k] = volumes[k].bounds()
+        return out
+    points = flat.reshape(-1, 2)
+    starts = np.cumsum(counts) - counts
+    out[polygons, :2] = np.minimum.reduceat(points, starts)
+    out[polygons, 2:] = np.maximum.reduceat(points, starts)
+    return out
