@@ -27,7 +27,7 @@ def pad_degrees(metres: float, lat_deg: float) -> tuple[float, float]:
     return dlon, dlat
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VolumeRef:
     """One volume of one zone: ``zone`` indexes :attr:`ZoneIndex.zones`."""
 
