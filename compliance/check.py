@@ -304,7 +304,10 @@ class _Checker:
         what = f"{zone.restriction} zone {zone.identifier} ({zone.name})"
         message = f"sortie {sortie + 1} items {items_text(items)} enter {what}"
         if rule == "airspace.margin":
-            severity = "authorisation" if zone.restriction == "REQ_AUTHORISATION" else "blocking"
+            severity = "blocking"
+            if zone.restriction == "REQ_AUTHORISATION":  # near is as good as in: so is the cure
+                authorised = zone.identifier in self.authorisations
+                severity = "advisory" if authorised else "authorisation"
             message = (
                 f"sortie {sortie + 1} items {items_text(items)} pass within "
                 f"{self.rules.zone_margin_m:g} m of {what}"

@@ -193,6 +193,10 @@ def test_the_margin_keeps_routes_away_from_restricted_zones():
     wide = replace(EU, zone_margin_m=25.0)
     report = check(plan, [heli], wide, TUESDAY)
     assert report.verdict == "REJECTED" and rules_of(report) == ["airspace.margin"]
+    ctr = replace(heli, identifier="CTR", restriction="REQ_AUTHORISATION")
+    assert check(plan, [ctr], wide, TUESDAY).verdict == "AUTHORISATION_REQUIRED"
+    granted = check(plan, [ctr], wide, TUESDAY, ["CTR"])
+    assert granted.verdict == "APPROVED" and rules_of(granted) == ["airspace.margin"]
 
 
 def test_a_failed_zone_source_is_never_approved():
