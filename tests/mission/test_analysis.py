@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -59,7 +60,7 @@ def test_legs_name_the_item_that_flies_them_and_the_camera_state():
     assert {leg.kind for leg in legs[3:]} == {"rtl"}
     assert [leg.trigger_m for leg in legs[:3]] == [0.0, 0.0, 10.0]
     # the legs join end to end and retrace the path
-    assert all(a.end == b.start for a, b in zip(legs, legs[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(legs))
     assert len(legs) == len(analysis.paths[0]) - 1
     assert legs[2].start[1] == pytest.approx(100, abs=1e-6) and legs[2].end[2] == 30
     # the first photo is taken by the trigger command (3), the rest along leg 4
