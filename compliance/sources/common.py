@@ -49,6 +49,15 @@ _DURATION = re.compile(
 )
 
 
+def one_line(text: str) -> str:
+    r"""``text`` with control characters (a newline in a damaged key) written as escapes.
+
+    >>> print(one_line("contactName" + chr(10) + " missing"))
+    contactName\n missing
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class Where:
     """The source and zone being read: makes errors and collects notes.
 
@@ -66,11 +75,11 @@ class Where:
     def error(self, field: str, problem: str) -> ComplianceError:
         """``source: zone X: field problem`` as a :class:`ComplianceError` to raise."""
         prefix = f"{self.source}: {self.label}: "
-        return ComplianceError(prefix + (f"{field} {problem}" if field else problem))
+        return ComplianceError(one_line(prefix + (f"{field} {problem}" if field else problem)))
 
     def note(self, text: str) -> None:
         """Record ``zone X: text`` once."""
-        line = f"{self.label}: {text}"
+        line = one_line(f"{self.label}: {text}")
         if line not in self.notes:
             self.notes.append(line)
 
