@@ -1,0 +1,684 @@
+"""The ground-station side of a MAVLink link: connection, mission protocol, commands, waiting.
+
+A :class:`Link` talks MAVLink 2 with the ``ardupilotmega`` dialect to one autopilot (the
+first that sends a ``HEARTBEAT``) over TCP, UDP or a serial port. Every received message
+goes through one pump, :meth:`Link.messages`, which feeds the :class:`~sim.recorder.Recorder`
+and keeps the vehicle's state (mode, armed, ``STATUSTEXT``, mission progress).
+
+Why not :func:`pymavlink.mavutil.mavlink_connection`: it picks MAVLink 1 or 2 from the
+``MAVLINK20`` environment variable, *writes* that variable (and ``MAVLINK_DIALECT``) into
+the process environment when it meets a v2 packet or is imported, keeps the connection in
+a module global and prints on reconnects. Here the transport is a plain socket (or
+pyserial port) and the codec is an instance of
+``pymavlink.dialects.v20.ardupilotmega.MAVLink``: it sends MAVLink 2, reads v1 and v2,
+and touches no global state. ``mavutil`` is never imported.
+
+URLs: ``tcp:HOST:PORT`` (connect), ``udp:HOST:PORT`` or ``udpin:HOST:PORT`` (listen; reply
+to whoever sent last), ``udpout:HOST:PORT`` (send there), or a serial device with an
+optional baud rate, ``/dev/ttyACM0,57600`` (needs pyserial).
+
+Mission items travel as rows ``(command, frame, p1, p2, p3, p4, x, y, z)`` with ``x``/``y``
+in 1e-7 degrees as ``MISSION_ITEM_INT`` carries them; a mission's row 0 is home.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from mission.items import POSITION_COMMANDS, Cmd, Frame, MissionItem
+from mission.plan import FenceCircle, FencePolygon, Geofence, Home, Plan
+from sim.errors import SimError
+from sim.link_transport import LinkLost, Transport, open_transport
+from sim.recorder import Recorder
+
+__all__ = ["COPTER_MODES", "Link", "LinkLost", "Row", "compare_rows", "fence_rows", "item_row"]
+
+#: ArduCopter's custom modes (HEARTBEAT ``custom_mode``) by name.
+COPTER_MODES = {
+    "STABILIZE": 0,
+    "ALT_HOLD": 2,
+    "AUTO": 3,
+    "GUIDED": 4,
+    "LOITER": 5,
+    "RTL": 6,
+    "LAND": 9,
+    "BRAKE": 17,
+}
+Row = tuple[int, int, float, float, float, float, int, int, float]
+#: ArduPilot keeps altitudes in whole centimetres (truncated), so a read-back may be up
+#: to a centimetre lower than what was sent; params travel as float32.
+ALT_TOLERANCE_M = 0.011
+MISSION, FENCE = 0, 1  # MAV_MISSION_TYPE
+_GCS_COMPONENT = 190  # MAV_COMP_ID_MISSIONPLANNER
+_MAV_TYPE_GCS, _MAV_AUTOPILOT_INVALID = 6, 8
+_ARMED_FLAG = 128  # MAV_MODE_FLAG_SAFETY_ARMED
+_ITEM_RETRY_S = 1.0  # resend a mission message after this long without an answer
+_SILENCE_S = 10.0  # no message at all for this long: the link is lost
+_FENCE_COMMANDS = frozenset(range(5001, 5005))
+
+
+def _mission_result_name(value: int) -> str:
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+    entry = mavlink.enums["MAV_MISSION_RESULT"].get(value)
+    return entry.name if entry is not None else f"MAV_MISSION_RESULT {value}"
+
+
+def _command_result_name(value: int) -> str:
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+    entry = mavlink.enums["MAV_RESULT"].get(value)
+    return entry.name if entry is not None else f"MAV_RESULT {value}"
+
+
+# --- rows: items as the mission protocol carries them -----------------------------------
+
+
+def _deg_e7(deg: float) -> int:
+    return round(deg * 1e7)
+
+
+def item_row(item: MissionItem) -> Row:
+    """``item`` as a mission-protocol row (``x``/``y`` in 1e-7 degrees)."""
+    return (
+        int(item.command),
+        int(item.frame),
+        float(item.param1),
+        float(item.param2),
+        float(item.param3),
+        float(item.param4),
+        _deg_e7(item.lat_deg),
+        _deg_e7(item.lon_deg),
+        float(item.alt_m),
+    )
+
+
+def home_row(home: Home) -> Row:
+    """Home as a mission's row 0: a waypoint above mean sea level."""
+    x, y = _deg_e7(home.lat_deg), _deg_e7(home.lon_deg)
+    return (int(Cmd.NAV_WAYPOINT), int(Frame.GLOBAL), 0.0, 0.0, 0.0, 0.0, x, y, home.alt_amsl_m)
+
+
+def fence_rows(fence: Geofence) -> list[Row]:
+    """The fence as ``MAV_MISSION_TYPE_FENCE`` rows: one per polygon vertex, one per circle."""
+    rows: list[Row] = []
+    for polygon in fence.polygons:
+        rows += _polygon_rows(polygon)
+    for circle in fence.circles:
+        rows.append(_circle_row(circle))
+    return rows
+
+
+def _polygon_rows(polygon: FencePolygon) -> list[Row]:
+    command = 5001 if polygon.inclusion else 5002  # MAV_CMD_NAV_FENCE_POLYGON_VERTEX_*
+    count = float(len(polygon.vertices))
+    return [
+        (command, int(Frame.GLOBAL), count, 0.0, 0.0, 0.0, _deg_e7(lat), _deg_e7(lon), 0.0)
+        for lon, lat in polygon.vertices
+    ]
+
+
+def _circle_row(circle: FenceCircle) -> Row:
+    command = 5003 if circle.inclusion else 5004  # MAV_CMD_NAV_FENCE_CIRCLE_*
+    x, y = _deg_e7(circle.lat_deg), _deg_e7(circle.lon_deg)
+    return (command, int(Frame.GLOBAL), float(circle.radius_m), 0.0, 0.0, 0.0, x, y, 0.0)
+
+
+def _positioned(row: Row) -> bool:
+    return row[0] in POSITION_COMMANDS or row[0] in _FENCE_COMMANDS or row[6:8] != (0, 0)
+
+
+def compare_rows(sent: Sequence[Row], got: Sequence[Row], first: int = 0) -> str | None:
+    """The first difference between what was sent and what was read back, or None.
+
+    Rows before ``first`` are not compared (a mission's row 0 is the vehicle's own home).
+    Commands must be equal; frames where the row has a position (ArduPilot reports
+    ``DO_`` commands in another frame); params within float32 precision; ``x``/``y``
+    within one unit of 1e-7 degrees; ``z`` within :data:`ALT_TOLERANCE_M`.
+    """
+    if len(sent) != len(got):
+        return f"the vehicle holds {len(got)} items, {len(sent)} were sent"
+    names = ("command", "frame", "param1", "param2", "param3", "param4", "x", "y", "z")
+    for seq in range(first, len(sent)):
+        a, b = sent[seq], got[seq]
+        for i, name in enumerate(names):
+            if i == 1 and not _positioned(a):
+                continue
+            if i in (0, 1):
+                same = int(a[i]) == int(b[i])
+            elif i in (6, 7):
+                same = abs(int(a[i]) - int(b[i])) <= 1
+            elif i == 8:
+                same = abs(float(a[i]) - float(b[i])) <= ALT_TOLERANCE_M
+            else:
+                x, y = float(a[i]), float(b[i])
+                same = (math.isnan(x) and math.isnan(y)) or math.isclose(
+                    x, y, rel_tol=1e-6, abs_tol=1e-6
+                )
+            if not same:
+                return f"item {seq} (command {a[0]}): {name} sent {a[i]!r}, read back {b[i]!r}"
+    return None
+
+
+# --- the link ---------------------------------------------------------------------------
+
+
+class Link:
+    """A MAVLink connection to one autopilot (see the module notes).
+
+    Use :meth:`connect`; close it (or use it as a context manager) when done.
+    """
+
+    def __init__(self, transport: Transport, url: str, source_system: int = 255) -> None:
+        from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+        self.url = url
+        self.recorder = Recorder()
+        self._transport = transport
+        self._mav = mavlink.MAVLink(transport, srcSystem=source_system, srcComponent=_GCS_COMPONENT)
+        self._mav.robust_parsing = True
+        self.source_system = source_system
+        self.target_system = 0
+        self.target_component = 0
+        self.custom_mode: int | None = None
+        self.armed = False
+        self.statustexts: deque[str] = deque(maxlen=100)
+        self.prearm_text = ""
+        self.mission_current = -1
+        self.reached: list[int] = []
+        self.sys_status: Any = None
+        self.sim_time_us: int | None = None  # the vehicle's UTC clock (SYSTEM_TIME)
+        self.last_message_wall = time.monotonic()
+        self._pending: deque[Any] = deque()
+        self._last_heartbeat_sent = 0.0
+        self._closed = False
+        #: Seconds without an answer before a mission message is sent again.
+        self.retry_s = _ITEM_RETRY_S
+
+    # -- connection --
+
+    @classmethod
+    def connect(cls, url: str, *, timeout_s: float = 30.0, source_system: int = 255) -> Link:
+        """Open ``url`` and wait up to ``timeout_s`` for an autopilot's ``HEARTBEAT``.
+
+        Raises
+        ------
+        SimError
+            Naming the URL when it cannot be opened or no autopilot answers.
+        """
+        transport = open_transport(url, timeout_s)
+        link = cls(transport, url, source_system)
+        try:
+            for msg in link.messages(timeout_s, silence_s=timeout_s):
+                if msg.get_type() == "HEARTBEAT" and link.target_system:
+                    link._request_streams()
+                    return link
+        except LinkLost as exc:
+            link.close()
+            raise SimError(f"{url}: connection closed before a heartbeat arrived ({exc})") from None
+        link.close()
+        raise SimError(
+            f"{url}: no HEARTBEAT from an autopilot within {timeout_s:g} s "
+            "(is the vehicle running, and is this its address?)"
+        )
+
+    def close(self) -> None:
+        """Close the connection (again is harmless)."""
+        if not self._closed:
+            self._closed = True
+            self._transport.close()
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request_streams(self) -> None:
+        """Ask for telemetry at 10 Hz (SITL streams nothing on a fresh port until asked)."""
+        self._mav.request_data_stream_send(self.target_system, self.target_component, 0, 10, 1)
+
+    # -- the message pump --
+
+    def messages(self, timeout_s: float, *, silence_s: float = _SILENCE_S) -> Iterator[Any]:
+        """Yield every message received during the next ``timeout_s`` seconds (wall clock).
+
+        Each one has been fed to :attr:`recorder` and noted in the link's state first.
+
+        Raises
+        ------
+        LinkLost
+            When the connection closes, or nothing arrives for ``silence_s`` seconds.
+        """
+        for msg in self._pump(timeout_s, silence_s):
+            if msg is not None:
+                yield msg
+
+    def _pump(self, timeout_s: float, silence_s: float = _SILENCE_S) -> Iterator[Any]:
+        """Like :meth:`messages`, but yields None at least every 0.1 s while nothing comes."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            while self._pending:
+                yield self._pending.popleft()
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            if now - self._last_heartbeat_sent >= 1.0:
+                self._send_heartbeat()
+                self._last_heartbeat_sent = now
+            if now - self.last_message_wall > silence_s:
+                raise LinkLost(f"{self.url}: nothing received for {silence_s:g} s")
+            data = self._transport.read(min(0.1, deadline - now))
+            if not data:
+                yield None
+                continue
+            wall_us = time.time_ns() // 1000
+            for msg in self._mav.parse_buffer(data) or ():
+                if msg.get_type() == "BAD_DATA":
+                    continue
+                self.last_message_wall = time.monotonic()
+                self.recorder.feed(msg, wall_us)
+                self._note(msg)
+                self._pending.append(msg)
+
+    def _send_heartbeat(self) -> None:
+        self._mav.heartbeat_send(_MAV_TYPE_GCS, _MAV_AUTOPILOT_INVALID, 0, 0, 0)
+
+    def _from_vehicle(self, msg: Any) -> bool:
+        return bool(self.target_system) and msg.get_srcSystem() == self.target_system
+
+    def _note(self, msg: Any) -> None:
+        kind = msg.get_type()
+        if (
+            kind == "HEARTBEAT"
+            and not self.target_system
+            and msg.type != _MAV_TYPE_GCS
+            and msg.autopilot != _MAV_AUTOPILOT_INVALID
+        ):
+            self.target_system = msg.get_srcSystem()
+            self.target_component = msg.get_srcComponent()
+        if not self._from_vehicle(msg):
+            return
+        if kind == "HEARTBEAT" and msg.get_srcComponent() == self.target_component:
+            self.custom_mode = int(msg.custom_mode)
+            self.armed = bool(msg.base_mode & _ARMED_FLAG)
+        elif kind == "STATUSTEXT":
+            text = str(msg.text).rstrip("\x00").strip()
+            self.statustexts.append(text)
+            if text.lower().startswith(("prearm", "arm:")):
+                self.prearm_text = text
+        elif kind == "MISSION_CURRENT":
+            self.mission_current = int(msg.seq)
+        elif kind == "MISSION_ITEM_REACHED":
+            if not self.reached or self.reached[-1] != msg.seq:
+                self.reached.append(int(msg.seq))
+        elif kind == "SYS_STATUS":
+            self.sys_status = msg
+        elif kind == "SYSTEM_TIME" and msg.time_unix_usec > 0:
+            self.sim_time_us = int(msg.time_unix_usec)
+
+    def _for_me(
+        self, msg: Any, kind: str | tuple[str, ...], mission_type: int | None = None
+    ) -> bool:
+        """``msg`` is ``kind``, from the vehicle, addressed to us (and of ``mission_type``)."""
+        if msg.get_type() not in ((kind,) if isinstance(kind, str) else kind):
+            return False
+        if not self._from_vehicle(msg):
+            return False
+        if getattr(msg, "target_system", 0) not in (0, self.source_system):
+            return False
+        return mission_type is None or getattr(msg, "mission_type", 0) == mission_type
+
+    def _last_text(self, since: int) -> str:
+        """The vehicle's STATUSTEXT messages received after the first ``since``, joined."""
+        texts = list(self.statustexts)[since:]
+        return "; ".join(texts[-3:])
+
+    # -- mission protocol --
+
+    def _send_row(self, seq: int, row: Row, mission_type: int) -> None:
+        command, frame, p1, p2, p3, p4, x, y, z = row
+        self._mav.mission_item_int_send(
+            self.target_system, self.target_component, seq, frame, command,
+            0, 1, p1, p2, p3, p4, x, y, z, mission_type,
+        )  # fmt: skip
+
+    def upload_rows(
+        self,
+        rows: Sequence[Row],
+        mission_type: int = MISSION,
+        *,
+        timeout_s: float = 60.0,
+        retries: int = 10,
+    ) -> None:
+        """Upload ``rows`` (row 0 is home for a mission) with the MAVLink mission protocol.
+
+        ``MISSION_COUNT`` is sent again while no request comes; each request
+        (``MISSION_REQUEST_INT`` or ``MISSION_REQUEST``, duplicates and any order) is
+        answered with ``MISSION_ITEM_INT``; a stalled transfer gets its last item again,
+        then a fresh ``MISSION_COUNT``.
+
+        Raises
+        ------
+        SimError
+            When the vehicle's ``MISSION_ACK`` is not ``MAV_MISSION_ACCEPTED`` (its name
+            and the vehicle's STATUSTEXT quoted), or after ``retries`` silent spells or
+            ``timeout_s`` seconds.
+        """
+        texts = len(self.statustexts)
+        n = len(rows)
+        self._mav.mission_count_send(self.target_system, self.target_component, n, mission_type)
+        served: set[int] = set()
+        last_served = -1
+        stalls = consecutive = 0
+        last_activity = time.monotonic()
+        for msg in self._pump(timeout_s):
+            now = time.monotonic()
+            if msg is not None and self._for_me(
+                msg, ("MISSION_REQUEST_INT", "MISSION_REQUEST"), mission_type
+            ):
+                seq = int(msg.seq)
+                if 0 <= seq < n:
+                    self._send_row(seq, rows[seq], mission_type)
+                    served.add(seq)
+                    last_served = seq
+                    last_activity, consecutive = now, 0
+                continue
+            if msg is not None and self._for_me(msg, "MISSION_ACK", mission_type):
+                result = int(msg.type)
+                if result == 0 and (n == 0 or len(served) == n):
+                    return
+                if result in (0, 13):  # stale ACCEPTED, or a duplicate item (INVALID_SEQUENCE)
+                    continue
+                raise SimError(
+                    f"vehicle rejected the mission: {_mission_result_name(result)}"
+                    + (f" ({text})" if (text := self._last_text(texts)) else "")
+                )
+            if now - last_activity < self.retry_s:
+                continue
+            stalls += 1
+            consecutive += 1
+            if stalls > retries:
+                break
+            last_activity = now
+            if 0 <= last_served < n - 1 and consecutive == 1:
+                self._send_row(last_served, rows[last_served], mission_type)
+            else:
+                self._mav.mission_count_send(
+                    self.target_system, self.target_component, n, mission_type
+                )
+        raise SimError(
+            f"{self.url}: mission upload of {n} items (type {mission_type}) unfinished after "
+            f"{stalls} retries: {len(served)} items requested, no MISSION_ACK accepted"
+        )
+
+    def upload(
+        self,
+        items: Sequence[MissionItem],
+        home: Home | None = None,
+        mission_type: int = MISSION,
+        *,
+        timeout_s: float = 60.0,
+        retries: int = 10,
+    ) -> None:
+        """Upload ``items``; a mission (type 0) gets ``home`` as item 0 and its items from 1."""
+        rows = [item_row(item) for item in items]
+        if mission_type == MISSION:
+            if home is None:
+                raise SimError("a mission upload needs home (it is the mission's item 0)")
+            rows.insert(0, home_row(home))
+        self.upload_rows(rows, mission_type, timeout_s=timeout_s, retries=retries)
+
+    def download(
+        self, mission_type: int = MISSION, *, timeout_s: float = 60.0, retries: int = 10
+    ) -> list[Row]:
+        """What the vehicle holds: ``MISSION_REQUEST_LIST``, then each item by
+        ``MISSION_REQUEST_INT``, then ``MISSION_ACK``. A mission's row 0 is home.
+
+        Raises
+        ------
+        SimError
+            On a refusal (``MISSION_ACK`` other than accepted) or when answers stop coming.
+        """
+        deadline = time.monotonic() + timeout_s
+        count = self._ask(
+            lambda: self._mav.mission_request_list_send(
+                self.target_system, self.target_component, mission_type
+            ),
+            lambda m: int(m.count) if self._for_me(m, "MISSION_COUNT", mission_type) else None,
+            deadline,
+            retries,
+            f"MISSION_COUNT (type {mission_type})",
+            mission_type,
+        )
+        rows: list[Row] = []
+        for seq in range(count):
+            rows.append(
+                self._ask(
+                    lambda seq=seq: self._mav.mission_request_int_send(
+                        self.target_system, self.target_component, seq, mission_type
+                    ),
+                    lambda m, seq=seq: self._item_row(m, seq, mission_type),
+                    deadline,
+                    retries,
+                    f"mission item {seq} of {count} (type {mission_type})",
+                    mission_type,
+                )
+            )
+        self._mav.mission_ack_send(self.target_system, self.target_component, 0, mission_type)
+        return rows
+
+    def _item_row(self, msg: Any, seq: int, mission_type: int) -> Row | None:
+        if not self._for_me(msg, ("MISSION_ITEM_INT", "MISSION_ITEM"), mission_type):
+            return None
+        if int(msg.seq) != seq:
+            return None
+        x, y = msg.x, msg.y
+        if msg.get_type() == "MISSION_ITEM":
+            x, y = _deg_e7(x), _deg_e7(y)
+        ps = (float(msg.param1), float(msg.param2), float(msg.param3), float(msg.param4))
+        return (int(msg.command), int(msg.frame), *ps, int(x), int(y), float(msg.z))
+
+    def _ask(
+        self, send: Any, answer: Any, deadline: float, retries: int, what: str, mtype: int
+    ) -> Any:
+        """``send()`` until ``answer(msg)`` gives a value; a mission refusal raises."""
+        texts = len(self.statustexts)
+        for _attempt in range(retries + 1):
+            send()
+            for msg in self.messages(min(self.retry_s, max(0.0, deadline - time.monotonic()))):
+                value = answer(msg)
+                if value is not None:
+                    return value
+                if self._for_me(msg, "MISSION_ACK", mtype) and int(msg.type) != 0:
+                    raise SimError(
+                        f"vehicle refused to send {what}: {_mission_result_name(int(msg.type))}"
+                        + (f" ({text})" if (text := self._last_text(texts)) else "")
+                    )
+            if time.monotonic() >= deadline:
+                break
+        raise SimError(f"{self.url}: no {what} from the vehicle after {retries + 1} requests")
+
+    def _verify(self, sent: Sequence[Row], mission_type: int, first: int, what: str) -> None:
+        got = self.download(mission_type)
+        difference = compare_rows(sent, got, first)
+        if difference is not None:
+            raise SimError(f"{what} read back differs from what was sent: {difference}")
+
+    def upload_plan_sortie(self, plan: Plan, sortie: int) -> None:
+        """Upload sortie ``sortie`` (0-based, as ``plan.sorties``) with ``plan.home`` as item 0,
+        then read it back and compare (home excepted: the autopilot reports its own).
+
+        Raises
+        ------
+        SimError
+            When the upload fails or the read-back differs (the first difference named).
+        """
+        if not 0 <= sortie < len(plan.sorties):
+            raise SimError(f"sortie {sortie} is outside 0..{len(plan.sorties) - 1}")
+        rows = [home_row(plan.home)] + [item_row(i) for i in plan.sorties[sortie]]
+        self.upload_rows(rows, MISSION)
+        self._verify(rows, MISSION, 1, f"sortie {sortie + 1} mission")
+
+    def upload_fence(self, fence: Geofence) -> int:
+        """Upload ``fence`` (``MAV_MISSION_TYPE_FENCE``) and read it back; the item count.
+
+        An empty fence clears the vehicle's (``MISSION_CLEAR_ALL`` of type 1).
+        """
+        rows = fence_rows(fence)
+        if not rows:
+            self.clear(FENCE)
+            return 0
+        self.upload_rows(rows, FENCE)
+        self._verify(rows, FENCE, 0, "geofence")
+        return len(rows)
+
+    def clear(self, mission_type: int = MISSION, timeout_s: float = 10.0) -> None:
+        """``MISSION_CLEAR_ALL`` of ``mission_type``, waiting for the vehicle's ``MISSION_ACK``."""
+        self._ask(
+            lambda: self._mav.mission_clear_all_send(
+                self.target_system, self.target_component, mission_type
+            ),
+            lambda m: (
+                True if self._for_me(m, "MISSION_ACK", mission_type) and int(m.type) == 0 else None
+            ),
+            time.monotonic() + timeout_s,
+            max(1, int(timeout_s / self.retry_s)),
+            f"MISSION_ACK to MISSION_CLEAR_ALL (type {mission_type})",
+            mission_type,
+        )
+
+    # -- commands --
+
+    def command(self, command: int, *params: float, timeout_s: float = 5.0) -> int:
+        """Send ``COMMAND_LONG`` (resent each second) and return the ``COMMAND_ACK`` result."""
+        p = [float(v) for v in params] + [0.0] * (7 - len(params))
+        deadline = time.monotonic() + timeout_s
+        confirmation = 0
+        while time.monotonic() < deadline:
+            self._mav.command_long_send(
+                self.target_system, self.target_component, command, confirmation, *p
+            )
+            confirmation = min(confirmation + 1, 255)
+            for msg in self.messages(min(1.0, max(0.0, deadline - time.monotonic()))):
+                if self._for_me(msg, "COMMAND_ACK") and int(msg.command) == command:
+                    if int(msg.result) == 5:  # MAV_RESULT_IN_PROGRESS: wait for the final one
+                        continue
+                    return int(msg.result)
+        raise SimError(f"{self.url}: no COMMAND_ACK for command {command} within {timeout_s:g} s")
+
+    def _wait(self, done: Any, timeout_s: float, resend: Any) -> bool:
+        """Pump until ``done()``; ``resend()`` each second meanwhile; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            resend()
+            for _ in self.messages(min(1.0, deadline - now)):
+                if done():
+                    return True
+        return True
+
+    def set_mode(self, mode: str, timeout_s: float = 10.0) -> None:
+        """Switch to ArduCopter ``mode`` and wait until the ``HEARTBEAT`` shows it."""
+        name = mode.upper()
+        if name not in COPTER_MODES:
+            raise SimError(f"mode {mode!r} is not one of {', '.join(COPTER_MODES)}")
+        wanted = COPTER_MODES[name]
+        texts = len(self.statustexts)
+        refused: list[str] = []
+
+        def resend() -> None:
+            result = self.command(176, 1, wanted, timeout_s=2.0)  # MAV_CMD_DO_SET_MODE, custom
+            if result == 3:  # MAV_RESULT_UNSUPPORTED: the older SET_MODE message
+                self._mav.set_mode_send(self.target_system, 1, wanted)
+            elif result != 0:
+                refused.append(_command_result_name(result))
+
+        if not self._wait(
+            lambda: self.custom_mode == wanted or len(refused) > 2, timeout_s, resend
+        ) or (self.custom_mode != wanted):
+            why = refused[-1] if refused else "the HEARTBEAT never showed it"
+            text = self._last_text(texts)
+            raise SimError(
+                f"vehicle did not switch to {name}: {why}" + (f" ({text})" if text else "")
+            )
+
+    def prearm_ok(self) -> bool | None:
+        """The ``SYS_STATUS`` pre-arm bit: True/False, or None when the vehicle reports none."""
+        status = self.sys_status
+        bit = 0x10000000  # MAV_SYS_STATUS_PREARM_CHECK
+        if status is None or not status.onboard_control_sensors_present & bit:
+            return None
+        return bool(status.onboard_control_sensors_health & bit)
+
+    def wait_prearm(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` (wall clock) until the pre-arm checks pass.
+
+        Uses the ``SYS_STATUS`` pre-arm bit; a vehicle that does not report it is left to
+        :meth:`arm`, which retries.
+
+        Raises
+        ------
+        SimError
+            On timeout, quoting the vehicle's last ``PreArm:`` message.
+        """
+        deadline = time.monotonic() + timeout_s
+        for _ in self._pump(timeout_s):
+            state = self.prearm_ok()
+            if state is None and self.sys_status is not None:
+                return
+            if state:
+                return
+            if time.monotonic() >= deadline:
+                break
+        if self.sys_status is None:
+            return  # no SYS_STATUS at all: arm() will find out
+        raise SimError(
+            f"pre-arm checks still failing after {timeout_s:g} s"
+            + (f": {self.prearm_text}" if self.prearm_text else "")
+        )
+
+    def arm(self, timeout_s: float = 60.0) -> None:
+        """Arm, retrying while pre-arm checks fail, until the ``HEARTBEAT`` shows it armed.
+
+        Raises
+        ------
+        SimError
+            After ``timeout_s`` seconds, quoting the vehicle's last ``PreArm:`` message.
+        """
+        results: list[str] = []
+
+        def resend() -> None:
+            result = self.command(400, 1, timeout_s=2.0)  # MAV_CMD_COMPONENT_ARM_DISARM
+            if result != 0:
+                results.append(_command_result_name(result))
+
+        if not self._wait(lambda: self.armed, timeout_s, resend):
+            why = self.prearm_text or (results[-1] if results else "no reason given")
+            raise SimError(f"vehicle refused to arm within {timeout_s:g} s: {why}")
+
+    def start_mission(self) -> None:
+        """``MAV_CMD_MISSION_START`` (the vehicle is armed in AUTO)."""
+        result = self.command(300, 0, 0)
+        if result != 0:
+            text = self.prearm_text or self._last_text(len(self.statustexts) - 1)
+            raise SimError(
+                f"vehicle refused MISSION_START: {_command_result_name(result)}"
+                + (f" ({text})" if text else "")
+            )
+
+    def rtl(self) -> None:
+        """Abort: return to launch."""
+        self.set_mode("RTL")
+
+    def request_home(self) -> None:
+        """Ask for ``HOME_POSITION`` (``MAV_CMD_GET_HOME_POSITION``) without waiting."""
+        self._mav.command_long_send(
+            self.target_system, self.target_component, 410, 0, 0, 0, 0, 0, 0, 0, 0
+        )
