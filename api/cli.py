@@ -10,10 +10,12 @@
     skyledger check PLAN --zones FILE ... --start ISO8601 (--duration MIN | --end ISO8601) ...
     skyledger conform PLAN TRACK --zones FILE ... [--json]
     skyledger zones import FILE -o OUT.geojson
+    skyledger fly PLAN --vehicle builtin|sitl -o TRACK.csv [--tlog FILE] ...
 
 Every expected bad input ends in one line ``skyledger: error: ...`` on stderr and exit
 status 2, with nothing written (the compliance commands, in :mod:`api.cli_compliance`,
-also exit 3, 4 or 5 for their verdicts). This module parses and prints; :mod:`api.commands`
+also exit 3, 4 or 5 for their verdicts, and ``fly`` in :mod:`api.cli_fly` exits 6 when a
+flight does not complete). This module parses and prints; :mod:`api.commands`
 does the work. Nothing heavy is imported until a command runs.
 """
 
@@ -29,7 +31,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from api import cli_compliance, commands
+from api import cli_compliance, cli_fly, commands
 
 PROG = "skyledger"
 #: Options whose value may start with a minus sign (southern latitudes): ``--home -35.3,149.1``.
@@ -228,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cameras)
 
     cli_compliance.add_commands(sub, percent)
+    cli_fly.add_commands(sub)
     return parser
 
 

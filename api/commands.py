@@ -302,15 +302,16 @@ def read_plan(path: str) -> Plan:
     return formats.parse(read_text(path, "plan file"), ext, path)
 
 
-def write_texts(paths: Sequence[Path], texts: Sequence[str]) -> None:
-    """Write every text to its path, all or nothing as far as the file system allows."""
+def write_texts(paths: Sequence[Path], texts: Sequence[str | bytes]) -> None:
+    """Write every text (or bytes) to its path, all or nothing as far as the file system allows."""
     temps: list[str] = []
     try:
         for path, text in zip(paths, texts, strict=True):
             fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             temps.append(temp)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
+            data = text if isinstance(text, bytes) else text.encode("utf-8")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
         for temp, path in zip(temps, paths, strict=True):
             os.replace(temp, path)
     except OSError as exc:

@@ -40,6 +40,8 @@ class DemoResult:
     metrics: dict[str, Any]
     files: tuple[Path, ...]
     check: checks.CheckRun | None = None
+    flight: Any = None  # api.flights.Flown, when the checked plan was flown
+    conformance: Any = None  # compliance.conform.Conformance of that flight
 
 
 def command_line(feature: dict[str, Any], city: Path, out: Path, camera: str) -> list[str]:
@@ -101,6 +103,42 @@ def check_all(results: Sequence[DemoResult], out: Path) -> list[DemoResult]:
     return checked
 
 
+def fly_all(results: Sequence[DemoResult], out: Path) -> list[DemoResult]:
+    """Fly every plan whose final check is APPROVED (on SITL when a binary is found, else on
+    the built-in vehicle), write its track and .tlog, and compare the track with the plan."""
+    from api import flights
+    from compliance.conform import conform
+    from compliance.rules import preset
+    from compliance.sources import read_zones, sample_zones_text
+    from sim.sitl import find_sitl_binary
+
+    kind = "sitl" if find_sitl_binary() else "builtin"
+    zones = read_zones(sample_zones_text(), ZONES_FILE).zones
+    flown = []
+    for r in results:
+        run = r.check
+        if run is None or run.final.verdict != "APPROVED":
+            flown.append(r)
+            continue
+        plan_file = run.written[0] if run.written else out / f"{r.asset}.json"
+        start = run.final.window[0] + timedelta(minutes=5)
+        flight = flights.fly(
+            str(plan_file),
+            kind,
+            str(out / f"{r.asset}-track.csv"),
+            tlog_out=str(out / f"{r.asset}.tlog"),
+            start_time=start if kind == "builtin" else None,
+        )
+        conformance = None
+        if flight.result.track is not None:
+            plan = commands.read_plan(str(plan_file))
+            # SITL keeps today's clock, so only the built-in vehicle's track can meet the window
+            window = run.final.window if kind == "builtin" else None
+            conformance = conform(plan, flight.result.track, zones, preset("eu-open"), window)
+        flown.append(replace(r, flight=flight, conformance=conformance))
+    return flown
+
+
 def run_demo(out: Path, camera: str = DEFAULT_CAMERA) -> list[DemoResult]:
     """Plan every sample-city asset into ``out`` (created) in every format; return what was made."""
     from mission.assets import sample_city
@@ -123,7 +161,7 @@ def run_demo(out: Path, camera: str = DEFAULT_CAMERA) -> list[DemoResult]:
             files += commands.write_plan(plan, out / f"{name}{ext}", analysis)
         metrics, _warnings = commands.measure(plan, analysis)
         results.append(DemoResult(feature["properties"]["name"], metrics, tuple(files)))
-    return check_all(results, out)
+    return fly_all(check_all(results, out), out)
 
 
 def report(results: Sequence[DemoResult], out: Path) -> str:
@@ -163,6 +201,42 @@ def report(results: Sequence[DemoResult], out: Path) -> str:
         f"{commands.table(rows, header)}\n\n"
         f"{sum(len(r.files) for r in results)} files ({exts}) in {out}/; the assets are in "
         f"{out / CITY_FILE}.\nTry: skyledger plan info {example}\n\n{verdicts(results, out)}"
+        f"\n\n{flights_table(results, out)}"
+    )
+
+
+def flights_table(results: Sequence[DemoResult], out: Path) -> str:
+    """The flight table: each approved plan flown, its track and its conformance."""
+    rows = []
+    vehicle = "built-in"
+    for r in results:
+        if r.flight is None:
+            verdict = r.check.final.verdict if r.check else "-"
+            rows.append((r.asset, f"not flown: final check {verdict}", "", "", "", ""))
+            continue
+        result = r.flight.result
+        vehicle = "SITL" if r.flight.vehicle == "sitl" else "built-in"
+        outcome = "completed" if result.completed else f"stopped: {result.reason}"
+        conforms = "-"
+        if r.conformance is not None:
+            conforms = "conforms" if r.conformance.conforms else "deviates"
+            conforms += f", {r.conformance.cross_track_max_m:.1f} m max off the plan"
+        rows.append(
+            (
+                r.asset,
+                outcome,
+                commands.duration(result.sim_duration_s),
+                str(len(result.items_reached)),
+                str(result.photos),
+                conforms,
+            )
+        )
+    if not rows:
+        return ""
+    header = ("asset", "flight", "simulated", "items", "photos", "conformance")
+    return (
+        f"Flown on the {vehicle} vehicle; tracks in {out}/NAME-track.csv and NAME.tlog:\n"
+        f"{commands.table(rows, header)}"
     )
 
 

@@ -569,5 +569,10 @@ def test_demo_checks_every_plan_and_repairs_the_one_that_films_the_school(tmp_pa
     assert (tmp_path / "park-fixed.json").exists()
     approved = [a for a, v in verdicts.items() if v == "APPROVED"]
     assert {"bridge-deck", "power-line", "facade"} <= set(approved)
+    for asset in approved:  # flown, recorded and compared with the plan
+        flown = next(r for r in results if r.asset == asset)
+        assert flown.flight is not None and flown.flight.result.completed
+        assert (tmp_path / f"{asset}-track.csv").exists() and (tmp_path / f"{asset}.tlog").exists()
+        assert flown.conformance is not None and flown.conformance.conforms
     start, end = demo.school_day(datetime(2026, 11, 29, 1, tzinfo=UTC))
     assert start.isoformat() == "2026-12-08T09:00:00+11:00" and end.hour == 12
