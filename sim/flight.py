@@ -92,10 +92,14 @@ class _Flight:
         self.sortie = 0  # from 1, the one being flown
         self.flown = 0
 
+    def last_reached(self) -> int:
+        """The highest item of the current sortie the vehicle said it reached (0: none)."""
+        return max([0, *(seq for s, seq in self.reached if s == self.sortie)])
+
     def last_item(self) -> int:
         """The highest item of the current sortie reached or current (0: none yet)."""
         mine = [seq for s, seq in self.reached if s == self.sortie]
-        return max([0, *mine, self.link.mission_current])
+        return max([0, *mine, self.link.mission_current_max])
 
     def fly_sortie(self, index: int) -> None:
         link, n = self.link, len(self.plan.sorties[index])
@@ -109,7 +113,7 @@ class _Flight:
         link.wait_prearm(self.prearm_timeout_s)
         link.arm(max(5.0, self.prearm_timeout_s - (time.monotonic() - started)))
         link.set_mode("AUTO")
-        link.mission_current = -1
+        link.mission_current = link.mission_current_max = -1
         seen = len(link.reached)
         link.start_mission()
         link.request_home()
@@ -220,7 +224,7 @@ def fly_plan(
             for index in range(len(plan.sorties)):
                 flight.fly_sortie(index)
         except LinkLost:
-            where = f"after item {flight.last_item()}" if flight.sortie else "before take-off"
+            where = f"after item {flight.last_reached()}" if flight.sortie else "before take-off"
             if len(plan.sorties) > 1 and flight.sortie:
                 where += f" of sortie {flight.sortie}"
             reason = f"connection lost at {flight.clock.stamp()} {where} (vehicle killed?)"

@@ -189,6 +189,7 @@ class Link:
         self.statustexts: deque[str] = deque(maxlen=100)
         self.prearm_text = ""
         self.mission_current = -1
+        self.mission_current_max = -1  # the highest since reset to -1 (a mission's progress)
         self.reached: list[int] = []
         self.sys_status: Any = None
         self.sim_time_us: int | None = None  # the vehicle's UTC clock (SYSTEM_TIME)
@@ -313,6 +314,7 @@ class Link:
                 self.prearm_text = text
         elif kind == "MISSION_CURRENT":
             self.mission_current = int(msg.seq)
+            self.mission_current_max = max(self.mission_current_max, self.mission_current)
         elif kind == "MISSION_ITEM_REACHED":
             if not self.reached or self.reached[-1] != msg.seq:
                 self.reached.append(int(msg.seq))
@@ -366,8 +368,8 @@ class Link:
         ------
         SimError
             When the vehicle's ``MISSION_ACK`` is not ``MAV_MISSION_ACCEPTED`` (its name
-            and the vehicle's STATUSTEXT quoted), or after ``retries`` silent spells or
-            ``timeout_s`` seconds.
+            and the vehicle's STATUSTEXT quoted), or after ``retries`` silent spells in a
+            row or ``timeout_s`` seconds.
         """
         texts = len(self.statustexts)
         n = len(rows)
@@ -402,18 +404,21 @@ class Link:
                 continue
             stalls += 1
             consecutive += 1
-            if stalls > retries:
+            if consecutive > retries:
                 break
             last_activity = now
             if 0 <= last_served < n - 1 and consecutive == 1:
                 self._send_row(last_served, rows[last_served], mission_type)
-            else:
+            else:  # start again; an ACK still on its way from before no longer counts
+                served.clear()
+                last_served = -1
                 self._mav.mission_count_send(
                     self.target_system, self.target_component, n, mission_type
                 )
         raise SimError(
-            f"{self.url}: mission upload of {n} items (type {mission_type}) unfinished after "
-            f"{stalls} retries: {len(served)} items requested, no MISSION_ACK accepted"
+            f"{self.url}: mission upload of {n} items (type {mission_type}) unfinished: "
+            f"{consecutive} silent spells in a row of {self.retry_s:g} s ({stalls} in all), "
+            f"{len(served)} items requested since the last start, no MISSION_ACK accepted"
         )
 
     def upload(
@@ -639,6 +644,12 @@ class Link:
                 break
         if self.sys_status is None:
             return  # no SYS_STATUS at all: arm() will find out
+        if not self.prearm_text:  # ask for the reason: a refused arm names it
+            if self.command(400, 1, timeout_s=2.0) == 0:
+                return  # it armed after all: the checks pass
+            for _ in self.messages(0.5):
+                if self.prearm_text:
+                    break
         raise SimError(
             f"pre-arm checks still failing after {timeout_s:g} s"
             + (f": {self.prearm_text}" if self.prearm_text else "")

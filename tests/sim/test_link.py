@@ -4,17 +4,28 @@ when it is there, the built-in vehicle (sim.vehicle)."""
 from __future__ import annotations
 
 import random
+import re
 import socket
 import struct
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from mission.items import MissionItem, change_speed, return_to_launch, takeoff, waypoint
+from mission.items import (
+    MissionItem,
+    change_speed,
+    return_to_launch,
+    takeoff,
+    trigger_distance,
+    waypoint,
+)
 from mission.plan import FenceCircle, FencePolygon, Geofence, Home, Plan
+from mission.tlog import read_tlog
 from sim.errors import SimError
+from sim.flight import fly_plan
 from sim.link import Link, compare_rows, fence_rows, home_row, item_row
 from sim.link_transport import LinkLost
 from sim.recorder import Recorder
@@ -176,8 +187,6 @@ def test_compare_rows_tolerances_and_first_difference() -> None:
 def test_recorder_times_from_system_time_and_tlog_round_trip() -> None:
     from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-    from mission.tlog import read_tlog
-
     mav = mavlink.MAVLink(None, srcSystem=1, srcComponent=1)
     rec = Recorder()
     unix0 = 1_714_555_800_000_000  # 2024-05-01T09:30:00Z
@@ -314,3 +323,110 @@ def test_closed_connection_is_link_lost() -> None:
             for _ in link.messages(5):
                 pass
         link.close()
+
+
+# --- against the built-in vehicle --------------------------------------------------------
+
+START = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+
+
+def _builtin(**kw: Any) -> Any:
+    from sim.vehicle import BuiltinVehicle
+
+    home = (HOME.lat_deg, HOME.lon_deg, HOME.alt_amsl_m)
+    return BuiltinVehicle(home, speedup=float("inf"), start_time=START, seed=0, **kw)
+
+
+def _survey_plan(lanes: int = 4) -> Plan:
+    items = [takeoff(20.0), change_speed(8.0), trigger_distance(20.0)]
+    items += [
+        waypoint(52.0 + 0.0009 * i, 5.0 + 0.0005 * (i % 2), 20.0) for i in range(1, lanes + 1)
+    ]
+    items += [trigger_distance(0.0), return_to_launch()]
+    return Plan(HOME, (tuple(items),), name="survey")
+
+
+def test_builtin_upload_read_back_download_and_fence() -> None:
+    plan = _survey_plan()
+    fence = Geofence(
+        polygons=(FencePolygon(((4.99, 51.99), (5.01, 51.99), (5.01, 52.01), (4.99, 52.01))),),
+        circles=(FenceCircle(5.005, 52.005, 30.0, inclusion=False),),
+    )
+    with _builtin() as vehicle, Link.connect(vehicle.url, timeout_s=10) as link:
+        link.upload_plan_sortie(plan, 0)
+        assert link.download()[1:] == [item_row(i) for i in plan.sorties[0]]
+        assert vehicle.mission[1:] == list(plan.sorties[0])
+        assert link.upload_fence(fence) == 5
+        assert link.download(1) == fence_rows(fence)
+
+
+def test_builtin_flies_a_plan_to_the_end() -> None:
+    plan = _survey_plan()
+    lines: list[str] = []
+    with _builtin() as vehicle:
+        result = fly_plan(plan, vehicle.url, on_progress=lines.append)
+        photos = vehicle.photos
+    assert result.completed and result.reason == ""
+    assert result.sorties_flown == 1
+    nav = {seq for seq, item in enumerate(plan.sorties[0], 1) if item.is_nav}
+    assert nav <= {seq for sortie, seq in result.items_reached if sortie == 1}
+    assert "sortie 1/1: landed and disarmed" in lines
+    track = result.track
+    assert track is not None and track.source == "survey"
+    assert track.samples[-1].alt_rel_m < 0.5  # landed
+    assert max(s.alt_rel_m for s in track.samples) == pytest.approx(20.0, abs=0.5)
+    assert track.start >= START and track.end == track.start + timedelta(
+        seconds=result.sim_duration_s
+    )
+    airborne = track.airborne()
+    flying_s = (airborne[-1].time - airborne[0].time).total_seconds()
+    assert 60 < flying_s < 400  # simulated time, though it took a second or two
+    assert result.photos == len(track.photos) == photos > 5
+    assert track.home == (HOME.lon_deg, HOME.lat_deg, HOME.alt_amsl_m)
+    assert read_tlog(result.tlog, "flight.tlog") == track
+
+
+def test_builtin_drops_a_fifth_of_all_messages_and_still_uploads() -> None:
+    plan = _survey_plan(5)
+    with _builtin(drop_rate=0.2) as vehicle, Link.connect(vehicle.url, timeout_s=10) as link:
+        link.retry_s = 0.3
+        start = time.monotonic()
+        link.upload_plan_sortie(plan, 0)
+        assert vehicle.mission[1:] == list(plan.sorties[0])
+        assert time.monotonic() - start < 30
+
+
+def test_builtin_killed_mid_flight_keeps_the_points_so_far() -> None:
+    plan = _survey_plan()
+    with _builtin() as vehicle:
+
+        def progress(line: str) -> None:
+            if line.endswith("reached item 5 of 9"):
+                vehicle.kill()
+
+        result = fly_plan(plan, vehicle.url, on_progress=progress)
+    assert not result.completed
+    assert re.fullmatch(
+        r"connection lost at \d\d:\d\d:\d\d UTC after item 5 \(vehicle killed\?\)", result.reason
+    )
+    assert result.track is not None and len(result.track.samples) > 10
+    assert result.track.samples[-1].alt_rel_m > 10  # still in the air when it died
+    assert read_tlog(result.tlog, "killed.tlog") == result.track
+
+
+def test_builtin_mission_too_long_gives_the_vehicles_reason() -> None:
+    with _builtin(max_items=5) as vehicle:
+        result = fly_plan(_survey_plan(), vehicle.url)
+    assert not result.completed and result.sorties_flown == 0
+    assert result.reason == (
+        "vehicle rejected the mission: MAV_MISSION_NO_SPACE (Only 5 items are supported)"
+    )
+
+
+def test_builtin_arm_refused_names_the_prearm_failure() -> None:
+    with _builtin(prearm_delay_s=1e9) as vehicle:
+        result = fly_plan(_survey_plan(), vehicle.url, prearm_timeout_s=1.0)
+        with Link.connect(vehicle.url) as link, pytest.raises(SimError, match="PreArm: "):
+            link.arm(timeout_s=1.0)
+    assert not result.completed
+    assert result.reason.startswith("pre-arm checks still failing after 1 s: PreArm: ")
