@@ -7,6 +7,7 @@ Flights run at ``speedup=inf`` and wait on messages, not on the wall clock.
 
 from __future__ import annotations
 
+import itertools
 import math
 import socket
 import time
@@ -223,8 +224,8 @@ def of(messages: list[Any], kind: str) -> list[Any]:
 
 
 def local(msg: Any) -> tuple[float, float]:
-    lat = getattr(msg, "lat")
-    lon = getattr(msg, "lon", None) if hasattr(msg, "lon") else msg.lng
+    lat = msg.lat
+    lon = msg.lon if hasattr(msg, "lon") else msg.lng  # CAMERA_FEEDBACK says lng
     return FRAME.point_to_local(lon / 1e7, lat / 1e7)
 
 
@@ -358,7 +359,7 @@ def test_photos_come_at_the_trigger_distance() -> None:
         photos = of(seen, "CAMERA_FEEDBACK")
         assert [p.img_idx for p in photos] == list(range(1, 10))  # 0, 25, ..., 200 m
         spots = [FRAME.point_to_local(p.lng / 1e7, p.lat / 1e7) for p in photos]
-        gaps = [math.dist(a, b) for a, b in zip(spots, spots[1:], strict=False)]
+        gaps = [math.dist(a, b) for a, b in itertools.pairwise(spots)]
         assert all(abs(g - 25.0) < 0.05 for g in gaps), gaps
         assert all(abs(p.alt_rel - 20.0) < 1.0 for p in photos)
         assert all(abs(y) < 3.0 for _, y in spots)  # the wind blew; the track held
