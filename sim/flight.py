@@ -1,8 +1,8 @@
 """Fly a whole plan, sortie by sortie, over a :class:`~sim.link.Link`, and say what happened.
 
 For each sortie: upload the mission (home at 0) and read it back, upload the geofence
-(the plan's, plus any given) and read it back before the first, then GUIDED, wait for
-the pre-arm checks, arm, AUTO and ``MAV_CMD_MISSION_START`` (ArduCopter takes off from
+(the plan's, plus any given) and read it back before the first, then wait for the
+pre-arm checks, GUIDED, arm, AUTO and ``MAV_CMD_MISSION_START`` (ArduCopter takes off from
 the ground in AUTO only on MISSION_START). The sortie is followed through
 ``MISSION_CURRENT`` and ``MISSION_ITEM_REACHED`` until the vehicle has landed and
 disarmed; it was flown when by then the vehicle had got to its last item.
@@ -107,10 +107,10 @@ class _Flight:
         total = len(self.plan.sorties)
         self.progress(f"sortie {self.sortie}/{total}: uploading {n} items with read-back")
         link.upload_plan_sortie(self.plan, index)
-        link.set_mode("GUIDED")
         self.progress(f"sortie {self.sortie}/{total}: waiting for pre-arm checks")
         started = time.monotonic()
         link.wait_prearm(self.prearm_timeout_s)
+        link.set_mode("GUIDED")  # after pre-arm: ArduCopter refuses GUIDED without a position
         link.arm(max(5.0, self.prearm_timeout_s - (time.monotonic() - started)))
         link.set_mode("AUTO")
         link.mission_current = link.mission_current_max = -1

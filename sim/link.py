@@ -17,25 +17,26 @@ URLs: ``tcp:HOST:PORT`` (connect), ``udp:HOST:PORT`` or ``udpin:HOST:PORT`` (lis
 to whoever sent last), ``udpout:HOST:PORT`` (send there), or a serial device with an
 optional baud rate, ``/dev/ttyACM0,57600`` (needs pyserial).
 
-Mission items travel as rows ``(command, frame, p1, p2, p3, p4, x, y, z)`` with ``x``/``y``
-in 1e-7 degrees as ``MISSION_ITEM_INT`` carries them; a mission's row 0 is home.
+Mission items travel as rows (:mod:`sim.link_rows`): ``(command, frame, p1, p2, p3, p4,
+x, y, z)`` with ``x``/``y`` in 1e-7 degrees; a mission's row 0 is home.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mission.items import POSITION_COMMANDS, Cmd, Frame, MissionItem
-from mission.plan import FenceCircle, FencePolygon, Geofence, Home, Plan
+from mission.items import MissionItem
+from mission.plan import Geofence, Home, Plan
 from sim.errors import SimError
+from sim.link_rows import Row, compare_rows, deg_e7, fence_rows, home_row, item_row
 from sim.link_transport import LinkLost, Transport, open_transport
 from sim.recorder import Recorder
 
-__all__ = ["COPTER_MODES", "Link", "LinkLost", "Row", "compare_rows", "fence_rows", "item_row"]
+__all__ = ["COPTER_MODES", "Link", "LinkLost", "Row", "compare_rows", "fence_rows", "home_row"]
+__all__ += ["item_row"]
 
 #: ArduCopter's custom modes (HEARTBEAT ``custom_mode``) by name.
 COPTER_MODES = {
@@ -48,17 +49,12 @@ COPTER_MODES = {
     "LAND": 9,
     "BRAKE": 17,
 }
-Row = tuple[int, int, float, float, float, float, int, int, float]
-#: ArduPilot keeps altitudes in whole centimetres (truncated), so a read-back may be up
-#: to a centimetre lower than what was sent; params travel as float32.
-ALT_TOLERANCE_M = 0.011
 MISSION, FENCE = 0, 1  # MAV_MISSION_TYPE
 _GCS_COMPONENT = 190  # MAV_COMP_ID_MISSIONPLANNER
 _MAV_TYPE_GCS, _MAV_AUTOPILOT_INVALID = 6, 8
 _ARMED_FLAG = 128  # MAV_MODE_FLAG_SAFETY_ARMED
 _ITEM_RETRY_S = 1.0  # resend a mission message after this long without an answer
 _SILENCE_S = 10.0  # no message at all for this long: the link is lost
-_FENCE_COMMANDS = frozenset(range(5001, 5005))
 
 
 def _mission_result_name(value: int) -> str:
@@ -73,95 +69,6 @@ def _command_result_name(value: int) -> str:
 
     entry = mavlink.enums["MAV_RESULT"].get(value)
     return entry.name if entry is not None else f"MAV_RESULT {value}"
-
-
-# --- rows: items as the mission protocol carries them -----------------------------------
-
-
-def _deg_e7(deg: float) -> int:
-    return round(deg * 1e7)
-
-
-def item_row(item: MissionItem) -> Row:
-    """``item`` as a mission-protocol row (``x``/``y`` in 1e-7 degrees)."""
-    return (
-        int(item.command),
-        int(item.frame),
-        float(item.param1),
-        float(item.param2),
-        float(item.param3),
-        float(item.param4),
-        _deg_e7(item.lat_deg),
-        _deg_e7(item.lon_deg),
-        float(item.alt_m),
-    )
-
-
-def home_row(home: Home) -> Row:
-    """Home as a mission's row 0: a waypoint above mean sea level."""
-    x, y = _deg_e7(home.lat_deg), _deg_e7(home.lon_deg)
-    return (int(Cmd.NAV_WAYPOINT), int(Frame.GLOBAL), 0.0, 0.0, 0.0, 0.0, x, y, home.alt_amsl_m)
-
-
-def fence_rows(fence: Geofence) -> list[Row]:
-    """The fence as ``MAV_MISSION_TYPE_FENCE`` rows: one per polygon vertex, one per circle."""
-    rows: list[Row] = []
-    for polygon in fence.polygons:
-        rows += _polygon_rows(polygon)
-    for circle in fence.circles:
-        rows.append(_circle_row(circle))
-    return rows
-
-
-def _polygon_rows(polygon: FencePolygon) -> list[Row]:
-    command = 5001 if polygon.inclusion else 5002  # MAV_CMD_NAV_FENCE_POLYGON_VERTEX_*
-    count = float(len(polygon.vertices))
-    return [
-        (command, int(Frame.GLOBAL), count, 0.0, 0.0, 0.0, _deg_e7(lat), _deg_e7(lon), 0.0)
-        for lon, lat in polygon.vertices
-    ]
-
-
-def _circle_row(circle: FenceCircle) -> Row:
-    command = 5003 if circle.inclusion else 5004  # MAV_CMD_NAV_FENCE_CIRCLE_*
-    x, y = _deg_e7(circle.lat_deg), _deg_e7(circle.lon_deg)
-    return (command, int(Frame.GLOBAL), float(circle.radius_m), 0.0, 0.0, 0.0, x, y, 0.0)
-
-
-def _positioned(row: Row) -> bool:
-    return row[0] in POSITION_COMMANDS or row[0] in _FENCE_COMMANDS or row[6:8] != (0, 0)
-
-
-def compare_rows(sent: Sequence[Row], got: Sequence[Row], first: int = 0) -> str | None:
-    """The first difference between what was sent and what was read back, or None.
-
-    Rows before ``first`` are not compared (a mission's row 0 is the vehicle's own home).
-    Commands must be equal; frames where the row has a position (ArduPilot reports
-    ``DO_`` commands in another frame); params within float32 precision; ``x``/``y``
-    within one unit of 1e-7 degrees; ``z`` within :data:`ALT_TOLERANCE_M`.
-    """
-    if len(sent) != len(got):
-        return f"the vehicle holds {len(got)} items, {len(sent)} were sent"
-    names = ("command", "frame", "param1", "param2", "param3", "param4", "x", "y", "z")
-    for seq in range(first, len(sent)):
-        a, b = sent[seq], got[seq]
-        for i, name in enumerate(names):
-            if i == 1 and not _positioned(a):
-                continue
-            if i in (0, 1):
-                same = int(a[i]) == int(b[i])
-            elif i in (6, 7):
-                same = abs(int(a[i]) - int(b[i])) <= 1
-            elif i == 8:
-                same = abs(float(a[i]) - float(b[i])) <= ALT_TOLERANCE_M
-            else:
-                x, y = float(a[i]), float(b[i])
-                same = (math.isnan(x) and math.isnan(y)) or math.isclose(
-                    x, y, rel_tol=1e-6, abs_tol=1e-6
-                )
-            if not same:
-                return f"item {seq} (command {a[0]}): {name} sent {a[i]!r}, read back {b[i]!r}"
-    return None
 
 
 # --- the link ---------------------------------------------------------------------------
@@ -484,7 +391,7 @@ class Link:
             return None
         x, y = msg.x, msg.y
         if msg.get_type() == "MISSION_ITEM":
-            x, y = _deg_e7(x), _deg_e7(y)
+            x, y = deg_e7(x), deg_e7(y)
         ps = (float(msg.param1), float(msg.param2), float(msg.param3), float(msg.param4))
         return (int(msg.command), int(msg.frame), *ps, int(x), int(y), float(msg.z))
 
@@ -605,9 +512,9 @@ class Link:
             elif result != 0:
                 refused.append(_command_result_name(result))
 
-        if not self._wait(
-            lambda: self.custom_mode == wanted or len(refused) > 2, timeout_s, resend
-        ) or (self.custom_mode != wanted):
+        if not self._wait(lambda: self.custom_mode == wanted, timeout_s, resend) or (
+            self.custom_mode != wanted
+        ):
             why = refused[-1] if refused else "the HEARTBEAT never showed it"
             text = self._last_text(texts)
             raise SimError(

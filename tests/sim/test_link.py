@@ -430,3 +430,26 @@ def test_builtin_arm_refused_names_the_prearm_failure() -> None:
             link.arm(timeout_s=1.0)
     assert not result.completed
     assert result.reason.startswith("pre-arm checks still failing after 1 s: PreArm: ")
+
+
+def test_builtin_flies_two_sorties_with_a_fence() -> None:
+    first = (takeoff(15.0), waypoint(52.0005, 5.0, 15.0), return_to_launch())
+    second = (takeoff(15.0), waypoint(52.0, 5.0008, 15.0), return_to_launch())
+    fence = Geofence(circles=(FenceCircle(5.0, 52.0, 500.0),))
+    plan = Plan(HOME, (first, second), name="two")
+    with _builtin() as vehicle:
+        result = fly_plan(plan, vehicle.url, fence=fence)
+        assert len(vehicle.fence) == 1
+    assert result.completed, result.reason
+    assert result.sorties_flown == 2
+    assert {(1, 1), (1, 2), (2, 1), (2, 2)} <= set(result.items_reached)
+
+
+def test_builtin_flight_times_out_in_simulated_time() -> None:
+    with _builtin() as vehicle:
+        result = fly_plan(_survey_plan(), vehicle.url, timeout_s=40)
+    assert not result.completed
+    assert re.fullmatch(
+        r"timed out after 40 simulated s in sortie 1, at item \d of 9", result.reason
+    )
+    assert result.track is not None
