@@ -112,9 +112,9 @@ class _Flight:
         link.wait_prearm(self.prearm_timeout_s)
         link.set_mode("GUIDED")  # after pre-arm: ArduCopter refuses GUIDED without a position
         link.arm(max(5.0, self.prearm_timeout_s - (time.monotonic() - started)))
-        link.set_mode("AUTO")
         link.mission_current = link.mission_current_max = -1
-        seen = len(link.reached)
+        seen = len(link.reached)  # from here: a vehicle may start the mission on AUTO alone
+        link.set_mode("AUTO")
         link.start_mission()
         link.request_home()
         self.progress(f"sortie {self.sortie}/{total}: armed, mission started")
