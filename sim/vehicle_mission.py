@@ -245,9 +245,10 @@ class MissionServer:
         self._ack(partner, result, mtype)
 
     def _request_next(self, up: _Upload, now: float) -> None:
+        # ArduPilot asks with the legacy MISSION_REQUEST and takes MISSION_ITEM or _INT back
         up.last_request = now
         self.send(
-            self.mav.mission_request_int_encode(
+            self.mav.mission_request_encode(
                 up.partner[0], up.partner[1], len(up.items), up.mission_type
             )
         )

@@ -24,6 +24,7 @@ from sim.vehicle_mission import (
     MissionServer,
     parse_fence,
 )
+from sim.vehicle_params import Parameters, copter_parameters
 
 # MAV_RESULT
 _OK, _DENIED, _UNSUPPORTED, _FAILED = 0, 2, 3, 4
@@ -76,6 +77,7 @@ class VehicleProtocol:
         self._due = dict.fromkeys(PERIODS, 0.0)
         self._after_ack: list[str] = []
         self._server = MissionServer(mav, emit, self._accept, self.home_item, self._text, max_items)
+        self.parameters = Parameters(copter_parameters(ap.airframe, max_items), mav, emit)
 
     @property
     def server(self) -> MissionServer:
@@ -98,7 +100,7 @@ class VehicleProtocol:
 
     def handle(self, msg: Any, now_wall: float) -> None:
         """One message from the ground station."""
-        if not self._server.handle(msg, now_wall):
+        if not self._server.handle(msg, now_wall) and not self.parameters.handle(msg):
             self._handle_one(msg)
         self._events()
 
