@@ -145,7 +145,7 @@ class Gcs:
                 continue
             if msg.get_type() == "MISSION_ACK":
                 return int(msg.type)
-            if msg.get_type() == "MISSION_REQUEST_INT":
+            if msg.get_type() == "MISSION_REQUEST":  # ArduPilot asks with the legacy message
                 self.send_item(rows, msg.seq, mission_type)
                 sent, last = msg.seq, time.monotonic()
 
@@ -258,7 +258,7 @@ def test_upload_with_duplicate_and_out_of_order_items_reads_back_identical() -> 
         requested = []
 
         def request() -> int:
-            seq = int(gcs.match("MISSION_REQUEST_INT").seq)
+            seq = int(gcs.match("MISSION_REQUEST").seq)
             requested.append(seq)
             return seq
 
