@@ -74,6 +74,11 @@ def _command_result_name(value: int) -> str:
 # --- the link ---------------------------------------------------------------------------
 
 
+#: A vehicle that says it holds 0 items has just booted (ArduPilot sizes its mission
+#: storage a moment after its first heartbeat): uploads retry for this many seconds.
+BOOT_GRACE_S = 30.0
+
+
 class Link:
     """A MAVLink connection to one autopilot (see the module notes).
 
@@ -280,6 +285,7 @@ class Link:
         """
         texts = len(self.statustexts)
         n = len(rows)
+        booting_until = time.monotonic() + min(timeout_s, BOOT_GRACE_S)
         self._mav.mission_count_send(self.target_system, self.target_component, n, mission_type)
         served: set[int] = set()
         last_served = -1
@@ -303,9 +309,20 @@ class Link:
                     return
                 if result in (0, 13):  # stale ACCEPTED, or a duplicate item (INVALID_SEQUENCE)
                     continue
+                text = self._last_text(texts)
+                if result == 4 and "Only 0 items" in text and now < booting_until:
+                    # ArduPilot has not sized its mission storage yet (just booted): ask again
+                    texts = len(self.statustexts)
+                    time.sleep(self.retry_s)
+                    served.clear()
+                    last_served, last_activity = -1, time.monotonic()
+                    self._mav.mission_count_send(
+                        self.target_system, self.target_component, n, mission_type
+                    )
+                    continue
                 raise SimError(
                     f"vehicle rejected the mission: {_mission_result_name(result)}"
-                    + (f" ({text})" if (text := self._last_text(texts)) else "")
+                    + (f" ({text})" if text else "")
                 )
             if now - last_activity < self.retry_s:
                 continue
