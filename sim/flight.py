@@ -35,7 +35,10 @@ class FlightResult:
     """What a flight produced and how it ended.
 
     ``reason`` is ``""`` when every sortie was flown, else one line saying why not;
-    ``items_reached`` are ``(sortie from 1, mission item seq)`` in the order reached.
+    ``items_reached`` are ``(sortie from 1, mission item seq)`` in the order reached: those
+    the vehicle reported (``MISSION_ITEM_REACHED``), and those ``MISSION_CURRENT`` moved past
+    (AUTO moves on only when an item is done; ArduPilot reports only the latest item reached
+    when several complete between two messages).
     """
 
     track: Track | None
@@ -118,10 +121,15 @@ class _Flight:
         link.start_mission()
         link.request_home()
         self.progress(f"sortie {self.sortie}/{total}: armed, mission started")
+        passed = 0  # items before MISSION_CURRENT's highest are done: AUTO only moves on then
         for _ in link.messages(max(0.0, self.wall_timeout_s - self.clock.wall_s())):
-            for seq in link.reached[seen:]:
-                self.reached.append((self.sortie, seq))
-                self.progress(f"sortie {self.sortie}/{total}: reached item {seq} of {n}")
+            done = list(link.reached[seen:])
+            done += range(max(passed, 1), link.mission_current_max)
+            passed = max(passed, link.mission_current_max)
+            for seq in done:  # ArduPilot keeps only the latest MISSION_ITEM_REACHED when busy
+                if (self.sortie, seq) not in self.reached:
+                    self.reached.append((self.sortie, seq))
+                    self.progress(f"sortie {self.sortie}/{total}: reached item {seq} of {n}")
             seen = len(link.reached)
             if not link.armed:
                 break
@@ -142,6 +150,8 @@ class _Flight:
                 f"the vehicle disarmed in sortie {self.sortie} after item {last} of {n}"
                 + (f" ({texts})" if texts else "")
             )
+        if (self.sortie, n) not in self.reached:  # landed and disarmed after the last item
+            self.reached.append((self.sortie, n))
         self.flown += 1
         self.progress(f"sortie {self.sortie}/{total}: landed and disarmed")
 

@@ -500,6 +500,32 @@ class Link:
                     return int(msg.result)
         raise SimError(f"{self.url}: no COMMAND_ACK for command {command} within {timeout_s:g} s")
 
+    def set_parameter(self, name: str, value: float, timeout_s: float = 5.0) -> None:
+        """``PARAM_SET`` (resent each second) until the vehicle echoes the value in ``PARAM_VALUE``.
+
+        Raises
+        ------
+        SimError
+            When the vehicle does not confirm it (an unknown name is never answered).
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._mav.param_set_send(
+                self.target_system, self.target_component, name.encode(), float(value), 9
+            )
+            for msg in self.messages(min(1.0, max(0.0, deadline - time.monotonic()))):
+                if (
+                    msg is not None
+                    and self._from_vehicle(msg)
+                    and msg.get_type() == "PARAM_VALUE"
+                    and str(msg.param_id) == name
+                    and abs(float(msg.param_value) - value) <= 1e-6 * max(1.0, abs(value))
+                ):
+                    return
+        raise SimError(
+            f"{self.url}: parameter {name} = {value:g} not confirmed within {timeout_s:g} s"
+        )
+
     def _wait(self, done: Any, timeout_s: float, resend: Any) -> bool:
         """Pump until ``done()``; ``resend()`` each second meanwhile; False on timeout."""
         deadline = time.monotonic() + timeout_s

@@ -32,6 +32,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -68,6 +69,18 @@ def find_sitl_binary(explicit: str | None = None) -> str | None:
     return _resolve(_candidates(explicit)[0])
 
 
+#: Parameters skyledger sets once SITL is up, then reboots it (a camera type only takes
+#: effect after a reboot, and SITL ignores it in a defaults file): a camera that triggers
+#: by distance and reports CAMERA_FEEDBACK, and an enforced polygon fence, RTL on breach,
+#: as a real inspection vehicle is set up.
+SITL_PARAMS = {
+    "CAM1_TYPE": 1.0,  # servo camera
+    "FENCE_ENABLE": 1.0,
+    "FENCE_TYPE": 4.0,  # polygons only (no 150 m default circle, no altitude fence)
+    "FENCE_ACTION": 1.0,  # RTL
+}
+
+
 class Sitl:
     """One ArduCopter SITL process (see the module notes)."""
 
@@ -82,12 +95,15 @@ class Sitl:
         instance: int = 0,
         model: str = "quad",
         workdir: Path | None = None,
+        params: Mapping[str, float] | None = None,
     ) -> None:
         if not speedup > 0:
             raise SimError(f"SITL speedup {speedup} must be > 0")
         if not 0 <= instance <= 200:
             raise SimError(f"SITL instance {instance} must be in 0..200")
         self.binary, self.defaults = binary, defaults
+        #: set once SITL is up, then a reboot; ``{}`` for none (a stand-in binary that speaks no MAVLink)
+        self.params = dict(SITL_PARAMS if params is None else params)
         self.home, self.heading_deg, self.speedup = home, heading_deg, speedup
         self.instance, self.model, self.workdir = instance, model, workdir
         self.port = BASE_PORT + 10 * instance
@@ -171,6 +187,8 @@ class Sitl:
                     + (f": {tail}" if tail else "")
                 )
             if _port_open(self.port):
+                if self.params:
+                    self._configure(deadline)
                 return self.url
             time.sleep(0.1)
         tail = self.log_tail()
@@ -179,6 +197,18 @@ class Sitl:
             f"SITL did not open port {self.port} within {timeout_s:g} s"
             + (f": {tail}" if tail else "")
         )
+
+    def _configure(self, deadline: float) -> None:
+        """Set :attr:`params`, reboot, and wait for SITL to answer again."""
+        from sim.link import Link
+
+        with Link.connect(self.url, timeout_s=max(deadline - time.monotonic(), 1.0)) as link:
+            for name, value in self.params.items():
+                link.set_parameter(name, value)
+            link.command(246, 1.0)  # MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN: reboot the autopilot
+        time.sleep(1.0)
+        with Link.connect(self.url, timeout_s=max(deadline - time.monotonic(), 1.0)):
+            pass
 
     def stop(self) -> None:
         """Terminate the process (its whole group), wait, kill if it lingers; idempotent."""

@@ -70,7 +70,9 @@ def test_start_runs_the_command_line_and_stop_leaves_no_process(tmp_path: Path) 
     defaults = tmp_path / "copter.parm"
     defaults.write_text("FRAME_CLASS 1\n")
     work = tmp_path / "run"
-    sitl = Sitl(binary, str(defaults), home=HOME, speedup=10, instance=INSTANCE, workdir=work)
+    sitl = Sitl(
+        binary, str(defaults), home=HOME, speedup=10, instance=INSTANCE, workdir=work, params={}
+    )
     with sitl:
         assert sitl.url == f"tcp:127.0.0.1:{5760 + 10 * INSTANCE}"
         process = sitl.process
@@ -95,7 +97,9 @@ def test_start_runs_the_command_line_and_stop_leaves_no_process(tmp_path: Path) 
 
 def test_a_binary_that_exits_reports_its_output(tmp_path: Path) -> None:
     binary = _fake_binary(tmp_path, 'import sys\nprint("Vehicle model (bogus) not found")\n')
-    sitl = Sitl(binary, home=HOME, instance=INSTANCE, model="bogus", workdir=tmp_path / "w")
+    sitl = Sitl(
+        binary, home=HOME, instance=INSTANCE, model="bogus", workdir=tmp_path / "w", params={}
+    )
     with pytest.raises(SimError, match=r"exited with code 0 .*Vehicle model \(bogus\) not found"):
         sitl.start(timeout_s=10)
     assert sitl.process is None
