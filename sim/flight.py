@@ -126,7 +126,7 @@ class _Flight:
             done = list(link.reached[seen:])
             done += range(max(passed, 1), link.mission_current_max)
             passed = max(passed, link.mission_current_max)
-            for seq in done:  # ArduPilot keeps only the latest MISSION_ITEM_REACHED when busy
+            for seq in sorted(set(done)):  # ArduPilot keeps only the latest ITEM_REACHED when busy
                 if (self.sortie, seq) not in self.reached:
                     self.reached.append((self.sortie, seq))
                     self.progress(f"sortie {self.sortie}/{total}: reached item {seq} of {n}")
@@ -231,6 +231,10 @@ def fly_plan(
             merged = _merged(plan, fence)
             if merged.polygons or merged.circles:
                 progress(f"uploading the geofence ({link.upload_fence(merged)} items, read back)")
+                # MAV_CMD_DO_FENCE_ENABLE: ArduPilot enforces it from now on (a vehicle
+                # that always enforces an uploaded fence may call the command unsupported)
+                if link.command(207, 1.0) not in (0, 3):
+                    raise SimError("the vehicle refused to enable the uploaded geofence")
             for index in range(len(plan.sorties)):
                 flight.fly_sortie(index)
         except LinkLost:

@@ -71,11 +71,10 @@ def find_sitl_binary(explicit: str | None = None) -> str | None:
 
 #: Parameters skyledger sets once SITL is up, then reboots it (a camera type only takes
 #: effect after a reboot, and SITL ignores it in a defaults file): a camera that triggers
-#: by distance and reports CAMERA_FEEDBACK, and an enforced polygon fence, RTL on breach,
-#: as a real inspection vehicle is set up.
+#: by distance and reports CAMERA_FEEDBACK, and polygon fences with RTL on breach (the
+#: flight enables the fence once it has uploaded one), as a real inspection vehicle is set up.
 SITL_PARAMS = {
     "CAM1_TYPE": 1.0,  # servo camera
-    "FENCE_ENABLE": 1.0,
     "FENCE_TYPE": 4.0,  # polygons only (no 150 m default circle, no altitude fence)
     "FENCE_ACTION": 1.0,  # RTL
 }
