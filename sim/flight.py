@@ -152,6 +152,8 @@ class _Flight:
             )
         if (self.sortie, n) not in self.reached:  # landed and disarmed after the last item
             self.reached.append((self.sortie, n))
+        # reports and MISSION_CURRENT arrive interleaved: a mission runs forwards, so sort
+        self.reached.sort()
         self.flown += 1
         self.progress(f"sortie {self.sortie}/{total}: landed and disarmed")
 
@@ -231,10 +233,7 @@ def fly_plan(
             merged = _merged(plan, fence)
             if merged.polygons or merged.circles:
                 progress(f"uploading the geofence ({link.upload_fence(merged)} items, read back)")
-                # MAV_CMD_DO_FENCE_ENABLE: ArduPilot enforces it from now on (a vehicle
-                # that always enforces an uploaded fence may call the command unsupported)
-                if link.command(207, 1.0) not in (0, 3):
-                    raise SimError("the vehicle refused to enable the uploaded geofence")
+                link.set_parameter("FENCE_ENABLE", 1.0)  # ArduPilot enforces it from now on
             for index in range(len(plan.sorties)):
                 flight.fly_sortie(index)
         except LinkLost:
