@@ -458,7 +458,7 @@ def bad_cases(inputs: Path, out: Path) -> list[tuple[list[str], str]]:
         (["plan", "survey"], "required"),
         (["plan"], "required: PATTERN"),
         ([], "required: COMMAND"),
-        (["fly"], "invalid choice: 'fly'"),
+        (["launch"], "invalid choice: 'launch'"),
     ]
 
 
