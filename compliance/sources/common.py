@@ -395,3 +395,23 @@ def _kind(value: Any) -> str:
 def num_text(value: float) -> str:
     """A number as written in a message: ``120`` not ``120.0``, else in full."""
     return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def ed_fields(w: Where, doc: dict[str, Any], offsets: Any) -> dict[str, Any]:
+    """The :class:`Zone` fields ED-269 and ED-318 write alike: names, reasons, message,
+    restriction conditions, authorities and the time zone their clock offsets imply."""
+    conditions = items(w, doc.get("restrictionConditions"), "restrictionConditions", True)
+    return {
+        "names": texts(w, doc.get("name"), "name"),
+        "reasons": reasons(w, doc.get("reason"), "reason"),
+        "message": texts(w, doc.get("message"), "message"),
+        "conditions": tuple(
+            text(w, v, f"restrictionConditions[{i}]", required=True) or ""
+            for i, v in enumerate(conditions)
+        ),
+        "authorities": tuple(
+            authority(w, a, f"zoneAuthority[{i}]")
+            for i, a in enumerate(items(w, doc.get("zoneAuthority"), "zoneAuthority", True))
+        ),
+        "time_zone": offset_zone(w, offsets),
+    }

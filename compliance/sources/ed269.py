@@ -77,7 +77,6 @@ def _zone(where: c.Where, entry: Any) -> Zone:
         raise where.error("identifier", "is empty")
     w = where.for_zone(ident)
     restriction = c.restriction(w, entry.get("restriction"), "restriction")
-    conditions = c.items(w, entry.get("restrictionConditions"), "restrictionConditions", True)
     applicability, offsets = _applicability(w, entry)
     unknown = {k: v for k, v in entry.items() if k not in KEPT and k not in READ}
     w.unknown(unknown)
@@ -85,19 +84,8 @@ def _zone(where: c.Where, entry: Any) -> Zone:
         identifier=ident,
         restriction=restriction,
         volumes=_volumes(w, entry.get("geometry")),
-        names=c.texts(w, entry.get("name"), "name"),
-        reasons=c.reasons(w, entry.get("reason"), "reason"),
         applicability=applicability,
-        message=c.texts(w, entry.get("message"), "message"),
-        conditions=tuple(
-            c.text(w, v, f"restrictionConditions[{i}]", required=True) or ""
-            for i, v in enumerate(conditions)
-        ),
-        authorities=tuple(
-            c.authority(w, a, f"zoneAuthority[{i}]")
-            for i, a in enumerate(c.items(w, entry.get("zoneAuthority"), "zoneAuthority", True))
-        ),
-        time_zone=c.offset_zone(w, offsets),
+        **c.ed_fields(w, entry, offsets),
         extra={**{k: entry[k] for k in KEPT if k in entry}, **unknown},
     )
 

@@ -72,7 +72,6 @@ def _zone(where: c.Where, feature: Any) -> Zone:
     if not (ident or "").strip():
         raise where.error("properties.identifier", "is empty")
     w = where.for_zone((ident or "").strip())
-    conditions = c.items(w, props.get("restrictionConditions"), "restrictionConditions", True)
     unknown = {k: v for k, v in props.items() if k not in KEPT and k not in READ}
     w.unknown(unknown)
     kept = {k: props[k] for k in KEPT if k in props}
@@ -85,19 +84,8 @@ def _zone(where: c.Where, feature: Any) -> Zone:
         identifier=(ident or "").strip(),
         restriction=_restriction(w, props),
         volumes=tuple(_volumes(w, feature["geometry"], "geometry")),
-        names=c.texts(w, props.get("name"), "name"),
-        reasons=c.reasons(w, props.get("reason"), "reason"),
         applicability=applicability,
-        message=c.texts(w, props.get("message"), "message"),
-        conditions=tuple(
-            c.text(w, v, f"restrictionConditions[{i}]", required=True) or ""
-            for i, v in enumerate(conditions)
-        ),
-        authorities=tuple(
-            c.authority(w, a, f"zoneAuthority[{i}]")
-            for i, a in enumerate(c.items(w, props.get("zoneAuthority"), "zoneAuthority", True))
-        ),
-        time_zone=c.offset_zone(w, offsets),
+        **c.ed_fields(w, props, offsets),
         extra={**kept, **unknown},
     )
 
