@@ -456,3 +456,31 @@ def test_builtin_flight_times_out_in_simulated_time() -> None:
         r"timed out after 40 simulated s in sortie 1, at item \d of 9", result.reason
     )
     assert result.track is not None
+
+
+def test_abort_to_rtl_on_request_comes_home_before_the_last_waypoints() -> None:
+    from sim.vehicle import BuiltinVehicle
+
+    plan = _survey_plan(6)
+    home = (HOME.lat_deg, HOME.lon_deg, HOME.alt_amsl_m)
+    with BuiltinVehicle(home, speedup=100.0, start_time=START) as vehicle:
+        with Link.connect(vehicle.url, timeout_s=10) as link:
+            link.upload_plan_sortie(plan, 0)
+            link.wait_prearm(60)
+            link.set_mode("GUIDED")
+            link.arm(30)
+            link.set_mode("AUTO")
+            link.start_mission()
+            for _ in link.messages(60):
+                if link.mission_current_max >= 5:  # on the way to the second waypoint
+                    break
+            link.rtl()
+            assert link.custom_mode == 6  # RTL
+            for _ in link.messages(120):
+                if not link.armed:
+                    break
+            reached = list(link.reached)
+        lat, lon, alt = vehicle.position
+    assert not vehicle.armed and alt < 0.5
+    assert abs(lat - HOME.lat_deg) < 2e-5 and abs(lon - HOME.lon_deg) < 2e-5  # home
+    assert max(reached) < len(plan.sorties[0]) - 2  # the last waypoints were never reached
