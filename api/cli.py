@@ -169,7 +169,7 @@ def _oblique(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Plan drone inspection flights for city infrastructure as ArduPilot missions.",
+        description="Plan, check and fly drone inspections of city infrastructure as ArduPilot missions.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
