@@ -35,6 +35,7 @@ from shapely.validation import explain_validity
 
 from mission.errors import MissionError
 from mission.geodesy import check_lonlat
+from mission.kmlxml import local_name, parse_kml
 
 __all__ = [
     "GEOMETRY_TYPES",
@@ -183,21 +184,13 @@ def _check_feature(value: Any, where: str) -> None:
 # --- KML ------------------------------------------------------------------------------------
 
 
-def _local(tag: Any) -> str:
-    """An element's tag without its namespace (KML 2.2, Google's extensions or none)."""
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
 def _children(el: ET.Element, name: str) -> list[ET.Element]:
-    return [c for c in el if _local(c.tag) == name]
+    return [c for c in el if local_name(c.tag) == name]
 
 
 def _kml_document(text: str, source: str) -> dict[str, Any]:
-    try:
-        root = ET.fromstring(text.lstrip("\ufeff"))
-    except ET.ParseError as exc:
-        raise MissionError(f"{source}: not valid KML ({exc})") from None
-    placemarks = [el for el in root.iter() if _local(el.tag) == "Placemark"]
+    root = parse_kml(text, source, "KML asset file", malformed="not valid KML")
+    placemarks = [el for el in root.iter() if local_name(el.tag) == "Placemark"]
     if not placemarks:
         raise MissionError(f"{source}: the KML holds no <Placemark>")
     features = []
@@ -209,14 +202,14 @@ def _kml_document(text: str, source: str) -> dict[str, Any]:
             props["name"] = (names[0].text or "").strip()
             where = f"{source}: Placemark {props['name']!r}"
         for data in pm.iter():
-            tag = _local(data.tag)
+            tag = local_name(data.tag)
             if tag in ("Data", "SimpleData") and data.get("name"):
                 raw = data.text if tag == "SimpleData" else _first_text(data, "value")
                 props[str(data.get("name"))] = _kml_value(raw)
         geoms = [
             _kml_geometry(el, where)
             for el in pm.iter()
-            if _local(el.tag) in GEOMETRY_TYPES and el is not pm
+            if local_name(el.tag) in GEOMETRY_TYPES and el is not pm
         ]
         feature: Feature = {"type": "Feature", "properties": props, "geometry": None}
         if pm.get("id"):
@@ -269,7 +262,7 @@ def _kml_coords(el: ET.Element | None, where: str) -> list[list[float]]:
 
 
 def _kml_geometry(el: ET.Element, where: str) -> dict[str, Any]:
-    kind = _local(el.tag)
+    kind = local_name(el.tag)
     if kind == "Point":
         coords = _kml_coords(el, where)
         if len(coords) != 1:

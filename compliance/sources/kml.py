@@ -19,39 +19,30 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import TYPE_CHECKING, Any
 
 from compliance.errors import ComplianceError
 from compliance.sources import common as c
 from compliance.sources.geojson import Part, zone
+from mission.errors import MissionError
+from mission.kmlxml import local_name, parse_kml
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
     from compliance.zones import Zone
 
-_FORBIDDEN = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _JSON_VALUES = ("lower", "upper", "applicability", "authorities", "camera", "extra")
 
 
 def read(text: str, source: str, notes: list[str]) -> list[Zone]:
     """Every zone in a KML document."""
-    import xml.etree.ElementTree as ET
-
-    if _FORBIDDEN.search(text):
-        raise ComplianceError(
-            f"{source}: a DOCTYPE or ENTITY declaration is not allowed in a KML zone file "
-            "(it can pull in other files); remove it"
-        )
     try:
-        root = ET.fromstring(text.lstrip("\ufeff"))
-    except ET.ParseError as exc:
-        raise ComplianceError(f"{source}: not well-formed XML ({exc})") from None
-    if _local(root.tag) != "kml":
-        raise ComplianceError(f"{source}: root element <{_local(root.tag)}> is not <kml>")
+        root = parse_kml(text, source, "KML zone file")
+    except MissionError as exc:
+        raise ComplianceError(str(exc)) from None
     groups: dict[str, list[Part]] = {}
-    for i, pm in enumerate((el for el in root.iter() if _local(el.tag) == "Placemark"), 1):
+    for i, pm in enumerate((el for el in root.iter() if local_name(el.tag) == "Placemark"), 1):
         label = f"Placemark {i}"
         where = c.Where(source, label, notes)
         name_el = _child(pm, "name")
@@ -73,7 +64,7 @@ def _values(w: c.Where, pm: ET.Element, label: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for data in extended if extended is not None else ():
         key, value = data.get("name"), _child(data, "value")
-        if _local(data.tag) != "Data" or not key or value is None:
+        if local_name(data.tag) != "Data" or not key or value is None:
             continue
         raw = (value.text or "").strip()
         out[key] = _decode(w, key, raw, f"{label}.ExtendedData {key!r}")
@@ -98,8 +89,8 @@ def _decode(w: c.Where, key: str, raw: str, field: str) -> Any:
 
 def _geometry(w: c.Where, pm: ET.Element) -> dict[str, Any]:
     """The Placemark's shapes as a GeoJSON geometry (MultiPolygon or Point)."""
-    shapes = [g for g in pm.iter() if _local(g.tag) in ("Polygon", "Point")]
-    polygons = [g for g in shapes if _local(g.tag) == "Polygon"]
+    shapes = [g for g in pm.iter() if local_name(g.tag) in ("Polygon", "Point")]
+    polygons = [g for g in shapes if local_name(g.tag) == "Polygon"]
     if not shapes:
         raise w.error("", "has no Polygon, MultiGeometry of Polygons or Point")
     if len(polygons) != len(shapes) and (polygons or len(shapes) > 1):
@@ -111,13 +102,13 @@ def _geometry(w: c.Where, pm: ET.Element) -> dict[str, Any]:
         return {"type": "Point", "coordinates": points[0]}
     parts = []
     for k, poly in enumerate(polygons):
-        outer = [b for b in poly if _local(b.tag) == "outerBoundaryIs"]
-        inner = [b for b in poly if _local(b.tag) == "innerBoundaryIs"]
+        outer = [b for b in poly if local_name(b.tag) == "outerBoundaryIs"]
+        inner = [b for b in poly if local_name(b.tag) == "innerBoundaryIs"]
         if len(outer) != 1:
             raise w.error(f"Polygon[{k}]", f"has {len(outer)} outerBoundaryIs; expected one")
         parts.append(
             [
-                _coordinates(w, b, f"Polygon[{k}].{_local(b.tag)}.LinearRing.coordinates")
+                _coordinates(w, b, f"Polygon[{k}].{local_name(b.tag)}.LinearRing.coordinates")
                 for b in outer + inner
             ]
         )
@@ -125,7 +116,7 @@ def _geometry(w: c.Where, pm: ET.Element) -> dict[str, Any]:
 
 
 def _coordinates(w: c.Where, el: ET.Element, field: str) -> list[list[float]]:
-    coords = next((e for e in el.iter() if _local(e.tag) == "coordinates"), None)
+    coords = next((e for e in el.iter() if local_name(e.tag) == "coordinates"), None)
     out = []
     for token in (coords.text or "").split() if coords is not None else ():
         try:
@@ -140,9 +131,5 @@ def _coordinates(w: c.Where, el: ET.Element, field: str) -> list[list[float]]:
     return out
 
 
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
 def _child(el: ET.Element, name: str) -> ET.Element | None:
-    return next((ch for ch in el if _local(ch.tag) == name), None)
+    return next((ch for ch in el if local_name(ch.tag) == name), None)

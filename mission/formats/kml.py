@@ -15,7 +15,6 @@ them and they are how XML pulls in other files or expands itself without end.
 from __future__ import annotations
 
 import math
-import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ from mission.formats.plan_json import (
     validate,
 )
 from mission.items import Cmd, Frame, MissionItem
+from mission.kmlxml import local_name, parse_kml
 from mission.plan import FenceCircle, FencePolygon, Geofence, Home, Plan, RallyPoint
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
-_FORBIDDEN = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -165,12 +164,8 @@ def render(plan: Plan, analysis: Analysis | None = None) -> list[str]:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
 def _child(el: ET.Element, name: str) -> ET.Element | None:
-    return next((c for c in el if _local(c.tag) == name), None)
+    return next((c for c in el if local_name(c.tag) == name), None)
 
 
 def _values(el: ET.Element) -> dict[str, str]:
@@ -178,7 +173,7 @@ def _values(el: ET.Element) -> dict[str, str]:
     out: dict[str, str] = {}
     for data in extended if extended is not None else ():
         value = _child(data, "value")
-        if _local(data.tag) == "Data" and data.get("name") and value is not None:
+        if local_name(data.tag) == "Data" and data.get("name") and value is not None:
             out[data.get("name", "")] = (value.text or "").strip()
     return out
 
@@ -218,10 +213,10 @@ class _Reader:
         return text in ("true", "1")
 
     def points(self, kind: str) -> list[tuple[float, ...]]:
-        geom = next((g for g in self.pm.iter() if _local(g.tag) == kind), None)
+        geom = next((g for g in self.pm.iter() if local_name(g.tag) == kind), None)
         coords = None
         if geom is not None:
-            coords = next((c for c in geom.iter() if _local(c.tag) == "coordinates"), None)
+            coords = next((c for c in geom.iter() if local_name(c.tag) == "coordinates"), None)
         if coords is None or not (coords.text or "").strip():
             raise MissionError(f"{self.where}: no {kind} coordinates")
         out = []
@@ -238,28 +233,13 @@ class _Reader:
         return out
 
     def has(self, kind: str) -> bool:
-        return any(_local(g.tag) == kind for g in self.pm.iter())
-
-
-def _root(text: str, source: str) -> ET.Element:
-    if _FORBIDDEN.search(text):
-        raise MissionError(
-            f"{source}: a DOCTYPE or ENTITY declaration is not allowed in a KML plan "
-            "(it can pull in other files); remove it"
-        )
-    try:
-        root = ET.fromstring(text.lstrip("\ufeff"))
-    except ET.ParseError as exc:
-        raise MissionError(f"{source}: not well-formed XML ({exc})") from None
-    if _local(root.tag) != "kml":
-        raise MissionError(f"{source}: root element <{_local(root.tag)}> is not <kml>")
-    return root
+        return any(local_name(g.tag) == kind for g in self.pm.iter())
 
 
 def parse(text: str, source: str) -> Plan:
     """Read a ``.kml`` plan that :func:`render` wrote."""
-    root = _root(text, source)
-    document = next((el for el in root.iter() if _local(el.tag) == "Document"), root)
+    root = parse_kml(text, source, "KML plan")
+    document = next((el for el in root.iter() if local_name(el.tag) == "Document"), root)
     home: Home | None = None
     meta: dict[str, Any] = {}
     if "skyledger" in (doc_values := _values(document)):
@@ -271,7 +251,7 @@ def parse(text: str, source: str) -> Plan:
     polygons: list[FencePolygon] = []
     circles: list[FenceCircle] = []
     rally: list[RallyPoint] = []
-    placemarks = [el for el in root.iter() if _local(el.tag) == "Placemark"]
+    placemarks = [el for el in root.iter() if local_name(el.tag) == "Placemark"]
     for n, pm in enumerate(placemarks, start=1):
         name = _child(pm, "name")
         label = f" ({name.text.strip()!r})" if name is not None and name.text else ""

@@ -344,3 +344,9 @@ def test_any_rectangle_is_accepted_closed_and_counter_clockwise(
     assert coords[0] == coords[-1] and len(coords) == 5
     assert shapely.LinearRing(coords).is_ccw
     assert shapely.Polygon(coords).area == pytest.approx(w * h, rel=1e-6)
+
+
+def test_asset_kml_with_an_entity_declaration_is_refused():
+    text = '<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY x SYSTEM "file:///etc/passwd">]><kml>&x;</kml>'
+    with pytest.raises(MissionError, match="DOCTYPE or ENTITY declaration is not allowed"):
+        read_geometry(text, "asset.kml")
