@@ -42,7 +42,7 @@ if sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpat
 
 from compliance.check import check
 from compliance.index import ZoneIndex
-from compliance.reference import reference_findings
+from compliance.reference import ZONE_RULES, reference_findings
 from compliance.rules import preset
 from compliance.zones import (
     RESTRICTIONS,
@@ -78,17 +78,6 @@ RULES = replace(
     preset("eu-open"), vlos_max_m=None, zone_margin_m=10.0, name="eu-open BVLOS, 10 m margin"
 )
 BUILDS = 3
-ZONE_RULES = {
-    "airspace.prohibited",
-    "airspace.authorisation",
-    "airspace.authorised",
-    "airspace.conditional",
-    "airspace.information",
-    "airspace.margin",
-    "privacy.no_capture",
-    "privacy.buffer",
-    "privacy.no_overflight",
-}
 _FT = 3.28084
 
 

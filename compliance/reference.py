@@ -29,6 +29,21 @@ from mission.plan import Plan
 _SLACK_M = 0.01
 #: (rule id, zone id, sortie from 1, item numbers)
 Key = tuple[str, str, int, tuple[int, ...]]
+#: The rules the reference finds: every zone and privacy rule of a check (not the lead
+#: time, which needs the clock, nor the rule set's plan-wide limits).
+ZONE_RULES = frozenset(
+    {
+        "airspace.prohibited",
+        "airspace.authorisation",
+        "airspace.authorised",
+        "airspace.conditional",
+        "airspace.information",
+        "airspace.margin",
+        "privacy.no_capture",
+        "privacy.buffer",
+        "privacy.no_overflight",
+    }
+)
 
 
 def reference_findings(

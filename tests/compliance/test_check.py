@@ -229,20 +229,9 @@ def test_the_report_is_json_ready():
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from compliance.reference import reference_findings  # noqa: E402
+from compliance.reference import ZONE_RULES, reference_findings  # noqa: E402
 from compliance.zones import CameraPolicy  # noqa: E402
 
-ZONE_RULES = {
-    "airspace.prohibited",
-    "airspace.authorisation",
-    "airspace.authorised",
-    "airspace.conditional",
-    "airspace.information",
-    "airspace.margin",
-    "privacy.no_capture",
-    "privacy.buffer",
-    "privacy.no_overflight",
-}
 coord = st.floats(-300, 300, allow_nan=False).map(lambda v: round(v, 1))
 limits = st.one_of(
     st.none(),
