@@ -277,49 +277,18 @@ class MissionServer:
             self._ack(partner, INVALID_SEQUENCE, mtype)
             return
         it = items[seq]
+        x: float
+        y: float
+        x, y = wire_xy(it)
+        encode = self.mav.mission_item_int_encode
         if msg.get_type() == "MISSION_REQUEST":  # legacy: ArduPilot answers with MISSION_ITEM
-            x: float
-            y: float
+            encode = self.mav.mission_item_encode
             if it.command in LOCATION_COMMANDS:
                 x, y = it.lat_deg, it.lon_deg
-            else:
-                x, y = wire_xy(it)
-            out = self.mav.mission_item_encode(
-                partner[0],
-                partner[1],
-                seq,
-                it.frame,
-                it.command,
-                0,
-                int(it.autocontinue),
-                it.param1,
-                it.param2,
-                it.param3,
-                it.param4,
-                x,
-                y,
-                it.alt_m,
-                mtype,
-            )
-        else:
-            x_i, y_i = wire_xy(it)
-            out = self.mav.mission_item_int_encode(
-                partner[0],
-                partner[1],
-                seq,
-                it.frame,
-                it.command,
-                0,
-                int(it.autocontinue),
-                it.param1,
-                it.param2,
-                it.param3,
-                it.param4,
-                x_i,
-                y_i,
-                it.alt_m,
-                mtype,
-            )
+        out = encode(
+            partner[0], partner[1], seq, it.frame, it.command, 0, int(it.autocontinue),
+            it.param1, it.param2, it.param3, it.param4, x, y, it.alt_m, mtype,
+        )  # fmt: skip
         self.send(out)
 
     def _clear(self, msg: Any, now: float) -> None:
