@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from api import cli_compliance, cli_fly, commands
+from api import cli_compliance, cli_detect, cli_fly, cli_sim, cli_vision, commands
 
 PROG = "skyledger"
 #: Options whose value may start with a minus sign (southern latitudes): ``--home -35.3,149.1``.
@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_compliance.add_commands(sub, percent)
     cli_fly.add_commands(sub)
+    cli_detect.add_commands(sub)
+    cli_vision.add_commands(sub)
+    cli_sim.add_commands(sub)
     return parser
 
 

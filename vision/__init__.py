@@ -1,6 +1,8 @@
-"""Inspection footage in, located and de-duplicated defects out (YOLO behind a small interface).
+"""Footage and photo input, frame selection, the YOLO detector adapter, pixel-to-ground
+placement, de-duplication, privacy redaction, dataset import, training and reports.
 
-Imports only :mod:`mission` of skyledger's packages; heavy libraries load lazily."""
+Imports only :mod:`mission` of skyledger's packages. Heavy libraries (OpenCV, ONNX Runtime,
+torch and Ultralytics) are imported inside the functions that need them."""
 
 from vision.errors import VisionError
 
