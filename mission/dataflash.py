@@ -20,7 +20,9 @@ What the track takes:
 - samples: ``POS`` (``Lat``, ``Lng``, ``Alt`` above sea level, ``RelHomeAlt``), or when
   the log has no POS, first-instance ``GPS`` records with a 3D fix (height above home
   then from the home position, or else from the first fix); with the latest ``ATT``
-  (``Roll``, ``Pitch``, ``Yaw``) and first-instance ``GPS`` ground speed (``Spd``);
+  (``Roll``, ``Pitch``, ``Yaw``), first-instance ``GPS`` ground speed (``Spd``) and the
+  latest first-instance ``MNT`` gimbal pitch (``Pitch``, degrees, ArduPilot 4.3 and later;
+  none when the log has no MNT records or they have no ``Pitch`` column);
 - home: the last ``ORGN`` record of type 1 (the autopilot's home);
 - photos: ``CAM`` records (``Lat``, ``Lng``, ``Alt``, ``RelAlt``, ``Img``), or ``TRIG``
   when there is no CAM.
@@ -93,6 +95,7 @@ _NEEDS = {
     "CAM": ("TimeUS", "Lat", "Lng", "Alt"),
     "TRIG": ("TimeUS", "Lat", "Lng", "Alt"),
     "ORGN": ("TimeUS", "Type", "Lat", "Lng", "Alt"),
+    "MNT": ("TimeUS",),  # Pitch is used when there is one
 }
 _WANTED = frozenset(_NEEDS)
 
@@ -252,10 +255,16 @@ def read_dataflash(data: bytes, source: str = "<bin>") -> Track:
     samples: list[TrackSample] = []
     att: dict[str, Any] | None = None
     speed: float | None = None
+    gimbal: float | None = None
     base_alt = home[2] if home is not None else None
     for name, r in records:
         if name == "ATT":
             att = r
+            continue
+        if name == "MNT":
+            if r.get("I", 0) == 0:
+                value = _opt(r, "Pitch")
+                gimbal = value if value is not None and abs(value) <= 180.0 else None
             continue
         first_gps = name == "GPS" and r.get("I", 0) == 0
         if first_gps:
@@ -276,7 +285,7 @@ def read_dataflash(data: bytes, source: str = "<bin>") -> Track:
         if alt_rel is None or (samples and time < samples[-1].time):
             continue
         roll, pitch, yaw = (None, None, None) if att is None else _attitude(att)
-        samples.append(TrackSample(time, lon, lat, alt_rel, alt, roll, pitch, yaw, speed))
+        samples.append(TrackSample(time, lon, lat, alt_rel, alt, roll, pitch, yaw, speed, gimbal))
     if not samples:
         raise MissionError(f"{source}: no POS or GPS record with a position: no GPS fix?")
     track = Track(tuple(samples), (), home, source)

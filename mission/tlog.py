@@ -12,7 +12,10 @@ What the track takes, from the vehicle that sent the first ``GLOBAL_POSITION_INT
 
 - samples: ``GLOBAL_POSITION_INT`` (lat/lon 1e-7°, ``relative_alt`` and ``alt`` mm,
   ``vx``/``vy`` cm/s give the ground speed) with the latest ``ATTITUDE`` (rad, yaw as
-  0..360°); positions at exactly 0, 0 (no fix yet) are left out;
+  0..360°) and the latest gimbal pitch; positions at exactly 0, 0 (no fix yet) are left out;
+- gimbal pitch: ``GIMBAL_DEVICE_ATTITUDE_STATUS`` (the pitch of its quaternion, which
+  MAVLink gives relative to the horizon) or ``MOUNT_STATUS`` (``pointing_a``, cdeg), from
+  the first gimbal that sends one; none when the log has neither;
 - home: the last ``HOME_POSITION``;
 - photos: ``CAMERA_FEEDBACK`` (video frames left out), or when there is none,
   ``CAMERA_TRIGGER`` placed on the track by interpolation at its time.
@@ -40,8 +43,10 @@ _FIRST_US = 946_684_800_000_000  # 2000-01-01: older stamps are not a tlog's
 _LAST_US = 4_102_444_800_000_000  # 2100-01-01
 _MAX_JUMP_US = 3 * 86_400_000_000  # as pymavlink's mavlogfile: a bigger jump is corruption
 _MIN_PACKET = 8  # a MAVLink v1 packet with no payload
-# ATTITUDE, GLOBAL_POSITION_INT, CAMERA_TRIGGER, CAMERA_FEEDBACK, HOME_POSITION
-_WANTED = frozenset({30, 33, 112, 180, 242})
+# ATTITUDE, GLOBAL_POSITION_INT, CAMERA_TRIGGER, MOUNT_STATUS, CAMERA_FEEDBACK, HOME_POSITION,
+# GIMBAL_DEVICE_ATTITUDE_STATUS
+_WANTED = frozenset({30, 33, 112, 158, 180, 242, 285})
+_GIMBAL = ("MOUNT_STATUS", "GIMBAL_DEVICE_ATTITUDE_STATUS")
 _SKIPPED = object()
 
 
@@ -143,6 +148,8 @@ def read_tlog(data: bytes, source: str = "<tlog>") -> Track:
     triggers: list[tuple[datetime, int]] = []
     home: tuple[float, float, float] | None = None
     attitude: Any = None
+    gimbal_pitch: float | None = None
+    gimbals: dict[str, tuple[int, int]] = {}  # message kind -> the first gimbal that sent it
     for number, stamp, msg in records:
         if msg.get_srcSystem() != vehicle:
             continue
@@ -151,6 +158,10 @@ def read_tlog(data: bytes, source: str = "<tlog>") -> Track:
         time = _time(stamp)
         if kind == "ATTITUDE":
             attitude = msg
+        elif kind in _GIMBAL:
+            who = (msg.get_srcComponent(), getattr(msg, "gimbal_device_id", 0))
+            if gimbals.setdefault(kind, who) == who:
+                gimbal_pitch = _gimbal_pitch(msg, gimbal_pitch)
         elif kind == "GLOBAL_POSITION_INT":
             if msg.lat == 0 and msg.lon == 0:
                 continue
@@ -167,6 +178,7 @@ def read_tlog(data: bytes, source: str = "<tlog>") -> Track:
                     msg.alt / 1000.0,
                     *_attitude(attitude),
                     math.hypot(msg.vx, msg.vy) / 100.0,
+                    gimbal_pitch,
                 )
             )
         elif kind == "HOME_POSITION":
@@ -208,6 +220,18 @@ def _attitude(msg: Any) -> tuple[float | None, float | None, float | None]:
     if not all(math.isfinite(v) for v in (roll, pitch, yaw)):
         return None, None, None
     return math.degrees(roll), math.degrees(pitch), math.degrees(yaw) % 360.0
+
+
+def _gimbal_pitch(msg: Any, last: float | None) -> float | None:
+    """The gimbal's pitch (degrees, -90 down) in ``msg``, or ``last`` when it has none."""
+    if msg.get_type() == "MOUNT_STATUS":
+        return msg.pointing_a / 100.0
+    w, x, y, z = (float(v) for v in msg.q)
+    norm = math.sqrt(w * w + x * x + y * y + z * z)
+    if not math.isfinite(norm) or norm < 1e-6:  # NaN when the gimbal does not know
+        return last
+    sin_pitch = 2.0 * (w * y - z * x) / (norm * norm)
+    return math.degrees(math.asin(max(-1.0, min(1.0, sin_pitch))))
 
 
 def _finite_or(value: float, where: str) -> float:

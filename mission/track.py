@@ -31,6 +31,7 @@ roll_deg        degrees, right wing down positive
 pitch_deg       degrees, nose up positive
 yaw_deg         degrees clockwise from north, 0..360
 ground_speed_ms metres per second over the ground
+gimbal_pitch_deg the camera gimbal's pitch, degrees: 0 level, -90 straight down
 image_index     the camera's photo number (photos only)
 =============== ========================================================================
 
@@ -60,10 +61,11 @@ __all__ += ["read_track", "track_from_csv", "track_to_csv"]
 TRACK_EXTENSIONS = (".csv", ".tlog", ".bin")
 # fmt: off
 CSV_COLUMNS = ("event", "time", "lon", "lat", "alt_rel_m", "alt_amsl_m", "roll_deg", "pitch_deg",
-               "yaw_deg", "ground_speed_ms", "image_index")
+               "yaw_deg", "ground_speed_ms", "gimbal_pitch_deg", "image_index")
 # fmt: on
 _REQUIRED = ("time", "lon", "lat", "alt_rel_m")
 _EVENTS = ("", "photo", "home")
+_FINITE = ("alt_rel_m", "alt_amsl_m", "roll_deg", "pitch_deg", "yaw_deg", "gimbal_pitch_deg")
 
 
 # --- the model -------------------------------------------------------------------------
@@ -99,11 +101,12 @@ class TrackSample:
     pitch_deg: float | None = None
     yaw_deg: float | None = None  # 0 north, 90 east
     ground_speed_ms: float | None = None
+    gimbal_pitch_deg: float | None = None  # the camera's: 0 level, -90 straight down
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time", _utc(self.time, "track sample"))
         check_lonlat(self.lon_deg, self.lat_deg, "track sample")
-        for name in ("alt_rel_m", "alt_amsl_m", "roll_deg", "pitch_deg", "yaw_deg"):
+        for name in _FINITE:
             _finite(getattr(self, name), name, "track sample")
         if self.yaw_deg is not None:
             object.__setattr__(self, "yaw_deg", _wrap360(self.yaw_deg))
@@ -208,7 +211,7 @@ class Track:
         return _sample(time, mixed, wrap_lon=True)
 
 
-_ANGLES = (True, False, False, False, False, False, True, False)
+_ANGLES = (True, False, False, False, False, False, True, False, False)
 
 
 def _values(s: TrackSample) -> tuple[float | None, ...]:
@@ -221,6 +224,7 @@ def _values(s: TrackSample) -> tuple[float | None, ...]:
         s.pitch_deg,
         s.yaw_deg,
         s.ground_speed_ms,
+        s.gimbal_pitch_deg,
     )
 
 
@@ -229,7 +233,7 @@ def _sample(time: datetime, v: Sequence[float | None], wrap_lon: bool = False) -
     assert lon is not None and lat is not None and alt_rel is not None
     if wrap_lon:
         lon = (lon + 180.0) % 360.0 - 180.0
-    return TrackSample(time, lon, lat, alt_rel, v[3], v[4], v[5], v[6], v[7])
+    return TrackSample(time, lon, lat, alt_rel, v[3], v[4], v[5], v[6], v[7], v[8])
 
 
 def _mix(a: float | None, b: float | None, f: float, angle: bool) -> float | None:
@@ -303,7 +307,7 @@ def track_to_csv(track: Track) -> str:
     if track.home is not None:
         lon, lat, alt = track.home
         writer.writerow(_cells(event="home", lon=lon, lat=lat, alt_amsl_m=alt))
-    fields = CSV_COLUMNS[2:10]  # lon .. ground_speed_ms, in TrackSample's order
+    fields = CSV_COLUMNS[2:11]  # lon .. gimbal_pitch_deg, in TrackSample's order
     rows = [
         (s.time, 1, _cells(time=_time_text(s.time), **dict(zip(fields, _values(s), strict=True))))
         for s in track.samples
@@ -430,7 +434,7 @@ def track_from_csv(text: str, source: str = "<text>") -> Track:
                         CameraEvent(time, lon, lat, alt_rel, row.number("alt_amsl_m"), row.index())
                     )
                 else:
-                    optional = (row.number(name) for name in CSV_COLUMNS[5:10])
+                    optional = (row.number(name) for name in CSV_COLUMNS[5:11])
                     kept.append(TrackSample(time, lon, lat, alt_rel, *optional))
             except MissionError as exc:  # the model's own checks, e.g. a negative speed
                 raise MissionError(f"{where}: {exc}") from None

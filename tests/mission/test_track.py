@@ -59,6 +59,36 @@ def test_track_model_helpers():
     assert track == Track(samples, home=(LON, LAT, AMSL), source="other name")
 
 
+def test_gimbal_pitch_is_optional_and_interpolated():
+    plain = TrackSample(at(0), LON, LAT, 10.0, yaw_deg=10.0)
+    tilted = TrackSample(at(2), LON, LAT, 10.0, yaw_deg=20.0, gimbal_pitch_deg=-45.0)
+    assert plain.gimbal_pitch_deg is None
+    down = TrackSample(at(4), LON, LAT, 10.0, yaw_deg=30.0, gimbal_pitch_deg=-90.0)
+    track = Track((plain, tilted, down))
+    assert track.at(at(1)).gimbal_pitch_deg is None  # unknown on one side
+    assert track.at(at(3)).gimbal_pitch_deg == pytest.approx(-67.5)
+    assert track.at(at(9)).gimbal_pitch_deg == -90.0
+    with pytest.raises(MissionError, match="gimbal_pitch_deg"):
+        TrackSample(at(0), LON, LAT, 1.0, gimbal_pitch_deg=math.nan)
+
+
+def test_csv_gimbal_pitch_column():
+    text = (
+        "time,lon,lat,alt_rel_m,gimbal_pitch_deg\n"
+        f"2024-05-01T09:30:00Z,{LON},{LAT},40,-60.5\n"
+        f"2024-05-01T09:30:01Z,{LON},{LAT},40,\n"
+    )
+    track = read_track(text.encode(), "f.csv")
+    assert [s.gimbal_pitch_deg for s in track.samples] == [-60.5, None]
+    written = track_to_csv(track)
+    assert written.splitlines()[0].endswith(",ground_speed_ms,gimbal_pitch_deg,image_index")
+    assert read_track(written.encode(), "g.csv") == track
+    bad = text.replace("-60.5", "down")
+    assert "line 2: gimbal_pitch_deg 'down' is not a number" in one_line_error(
+        bad.encode(), "f.csv"
+    )
+
+
 def test_track_model_validates():
     ok = TrackSample(at(0), LON, LAT, 1.0)
     assert TrackSample(at(0), LON, LAT, 1.0, yaw_deg=-90.0).yaw_deg == 270.0
@@ -96,6 +126,7 @@ samples_st = st.builds(
     maybe,
     st.none() | st.floats(0, 360, exclude_max=True),
     st.none() | st.floats(0, 100),
+    st.none() | st.floats(-180, 180),
 )
 photos_st = st.builds(CameraEvent, times, lons, lats, finite, maybe, st.none() | st.integers(0))
 tracks = st.builds(
@@ -324,6 +355,44 @@ def test_tlog_camera_triggers_are_placed_on_the_track():
     assert first.alt_rel_m == pytest.approx(2.75) and first.alt_amsl_m == pytest.approx(586.84)
 
 
+def test_tlog_gimbal_pitch():
+    """MOUNT_STATUS (cdeg) and GIMBAL_DEVICE_ATTITUDE_STATUS (a quaternion) give the pitch."""
+    uav, gimbal, other = mavlink(1), mavlink(1), mavlink(1)
+    gimbal.srcComponent, other.srcComponent = 154, 155
+
+    def position(t: float):
+        return record(
+            t, uav.global_position_int_encode(0, -353632610, 1491652300, 0, 40_000, 0, 0, 0, 0), uav
+        )
+
+    def quaternion(pitch_deg: float) -> list[float]:
+        half = math.radians(pitch_deg) / 2
+        return [math.cos(half), 0.0, math.sin(half), 0.0]
+
+    def device(t: float, q, mav=gimbal):
+        msg = mav.gimbal_device_attitude_status_encode(0, 0, 0, 12, q, 0, 0, 0, 0)
+        return record(t, msg, mav)
+
+    data = b"".join(
+        [
+            position(0.0),
+            record(0.1, uav.mount_status_encode(0, 0, -3000, 0, 0), uav),
+            position(0.2),
+            device(0.3, quaternion(-72.0)),
+            device(0.35, quaternion(10.0), other),  # a second gimbal: not the camera's
+            position(0.4),
+            device(0.5, [math.nan] * 4),  # attitude not known: the last pitch stays
+            position(0.6),
+            device(0.7, quaternion(-90.0)),
+            position(0.8),
+        ]
+    )
+    pitches = [s.gimbal_pitch_deg for s in read_track(data, "g.tlog").samples]
+    assert pitches == pytest.approx([None, -30.0, -72.0, -72.0, -90.0], abs=1e-4)
+    plain, _ = flight_tlog(noise=False)
+    assert {s.gimbal_pitch_deg for s in read_track(plain, "f.tlog").samples} == {None}
+
+
 def test_tlog_errors():
     gcs = mavlink(255)
     heartbeats = b"".join(record(i, gcs.heartbeat_encode(6, 8, 0, 0, 0), gcs) for i in range(5))
@@ -368,6 +437,7 @@ TYPES = {
     "MODE": (135, "QMBB", "TimeUS,Mode,ModeNum,Rsn"),
     "ISBD": (136, "QHHaaa", "TimeUS,N,seqno,x,y,z"),
     "MSG": (137, "QZ", "TimeUS,Message"),
+    "MNT": (138, "QBffffffff", "TimeUS,I,DesRoll,Roll,DesPitch,Pitch,DesYawB,YawB,DesYawE,YawE"),
 }
 
 
@@ -480,6 +550,27 @@ def test_dataflash_without_pos_uses_gps():
     assert last.alt_amsl_m == pytest.approx(584.09 + 3.8)
     assert last.alt_rel_m == pytest.approx(3.8)  # above the ORGN home
     assert last.lat_deg == pytest.approx((-353632610 + 7 * 38) * 1e-7)
+
+
+def test_dataflash_gimbal_pitch():
+    data = flight_bin()
+    assert {s.gimbal_pitch_deg for s in read_track(data, "f.bin").samples} == {None}
+    at = data.index(
+        rec("POS", BOOT_US + 1_000_000, -353632610 + 70, 1491652300 + 110, 585.09, 1.0, 1.0)
+    )
+    mount = rec("MNT", BOOT_US + 999_000, 0, 0, 0, -45.0, -44.5, 0, 0, 0, 0)
+    second = rec("MNT", BOOT_US + 999_500, 1, 0, 0, 0.0, 0.0, 0, 0, 0, 0)  # another mount
+    track = read_track(data[:at] + mount + second + data[at:], "f.bin")
+    pitches = [s.gimbal_pitch_deg for s in track.samples]
+    assert pitches[:10] == [None] * 10 and set(pitches[10:]) == {-44.5}
+    # an older MNT without an actual Pitch column gives none, and is not an error
+    old = struct.pack(
+        "<BB4s16s64s", 139, 3 + 8 + 12, b"MNT", b"Qfff", b"TimeUS,DesRoll,DesPitch,DesYaw"
+    )
+    renamed = data.replace(fmt("MNT"), b"\xa3\x95\x80" + old)
+    body = b"\xa3\x95\x8b" + struct.pack("<Qfff", BOOT_US + 999_000, 0, -45.0, 0)
+    track = read_track(renamed[:at] + body + renamed[at:], "f.bin")
+    assert {s.gimbal_pitch_deg for s in track.samples} == {None}
 
 
 def test_dataflash_steps_over_types_it_cannot_decode():
