@@ -4,6 +4,7 @@ stated error; the error is honest (Monte Carlo) and grows with range; footprints
 import math
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,7 +82,7 @@ def test_marker_in_a_rendered_frame_comes_back_within_the_stated_error(
     locator = Locator(CAMERA, FRAME, W, H, stabilised=stabilised)
     sample = sample_at(12.0, -30.0, 40.0, yaw, gimbal, roll_deg=roll, pitch_deg=pitch)
     pose = locator.pose(sample)
-    aim = pose.to_ground([[where[0] * W, where[1] * H]])[0]
+    aim = pose.to_ground(np.array([[where[0] * W, where[1] * H]]))[0]
     marker = (round(float(aim[0]), 1), round(float(aim[1]), 1))
     radius = 0.15
     box = marker_box(render_marker(pose, marker, radius))
@@ -103,8 +104,8 @@ def test_projected_marker_comes_back_exactly():
     for gimbal, yaw in [(-90, 0), (-60, 33), (-45, 250)]:
         sample = sample_at(-5.0, 7.0, 40.0, yaw, gimbal)
         pose = locator.pose(sample)
-        marker = pose.to_ground([[700.0, 800.0]])[0]
-        pixels, ahead = pose.project([[marker[0], marker[1], 0.0]])
+        marker = pose.to_ground(np.array([[700.0, 800.0]]))[0]
+        pixels, ahead = pose.project(np.array([[marker[0], marker[1], 0.0]]))
         ((u, v),) = pixels
         assert ahead.all()
         placed = locator.locate((u - 12, v - 30, u + 12, v), sample)
@@ -137,7 +138,7 @@ def test_round_trip_property(pose_args, lens, fu, fv):
     locator = Locator(CAMERA, FRAME, W, H, distortion=lens, stabilised=stabilised)
     sample = sample_at(x, y, z, yaw, gimbal, roll_deg=roll, pitch_deg=pitch)
     pose = locator.pose(sample)
-    ground = pose.to_ground([[fu * W, fv * H]])[0]
+    ground = pose.to_ground(np.array([[fu * W, fv * H]]))[0]
     if not np.isfinite(ground).all() or math.dist(ground, pose.position[:2]) > 200:
         return  # at or above the horizon, or beyond the range the locator places
     point = np.array([[ground[0], ground[1], 0.0]])
@@ -269,12 +270,13 @@ def test_footprints():
 def test_bad_input_gives_one_line_errors():
     locator = Locator(CAMERA, FRAME, W, H)
     no_heading = replace(sample_at(0, 0, 40.0, 0.0), yaw_deg=None)
+    letters: Any = "k1"
     cases = [
         (lambda: locator.pose(no_heading), "has no yaw_deg"),
         (lambda: locator.locate((1, 2, 3), sample_at(0, 0, 9, 0)), "must be four numbers"),
         (lambda: locator.locate((5, 2, 3, 4), sample_at(0, 0, 9, 0)), "x1 <= x2"),
         (lambda: Locator(CAMERA, FRAME, W, H, distortion=(1, 2)), "4 or 5 finite numbers"),
-        (lambda: Locator(CAMERA, FRAME, W, H, distortion="k1"), "4 or 5"),
+        (lambda: Locator(CAMERA, FRAME, W, H, distortion=letters), "4 or 5"),
         (lambda: Locator(CAMERA, FRAME, 0, H), "frame size 0x540 px must be > 0"),
         (lambda: Locator(CAMERA, FRAME, W, H, default_gimbal_pitch_deg=400), "-180..180"),
         (lambda: Locator(CAMERA, FRAME, W, H, max_range_m=0), "maximum range"),
