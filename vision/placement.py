@@ -412,9 +412,8 @@ class Locator:
         corners = pose.to_ground(self._corners)
         spread = np.hypot(corners[:, 0] - cx, corners[:, 1] - cy)
         if (spread <= reach).all():
-            x, y = corners[:, 0], corners[:, 1]
-            twice_area = float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
-            return corners if twice_area > 0 else corners[::-1]
+            (ax, ay), (bx, by) = corners[2] - corners[0], corners[3] - corners[1]
+            return corners if ax * by - ay * bx > 0 else corners[::-1]  # twice the signed area
         poly = self._disc * reach + (cx, cy)
         # a . R^T (P - C) >= 0 for P = (X, Y, 0): w = R a, w_xy . (X, Y) >= w . C
         for w in self._sides @ pose.rotation.T:
