@@ -254,7 +254,9 @@ def _join_negative_values(argv: Sequence[str]) -> list[str]:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse ``argv`` as ``skyledger`` would (raises SystemExit on bad arguments)."""
-    return build_parser().parse_args(_join_negative_values(argv))
+    args = build_parser().parse_args(_join_negative_values(argv))
+    args.argv = list(argv)  # as typed, for records that quote the command (model cards)
+    return args
 
 
 # --- commands ---------------------------------------------------------------------------------
