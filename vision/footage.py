@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -283,11 +283,14 @@ def select_frames(
     locator: Locator,
     max_overlap: float = 0.5,
     every_frame: bool = False,
+    *,
+    indices: Sequence[int] | None = None,
 ) -> Iterator[Frame]:
     """The frames to detect on, in order, decoded one at a time.
 
     ``every_frame=True`` yields every frame (the baseline the selection is measured
-    against). Each frame's ``sample`` is the track at its time, with a ground speed worked
+    against); ``indices``, when given, are the frames to read, as :func:`plan_frames`
+    returned them (so a caller that planned first, to show progress, does not plan twice). Each frame's ``sample`` is the track at its time, with a ground speed worked
     out from the positions around it when the log has none (placement errors use it).
 
     Raises
@@ -296,11 +299,17 @@ def select_frames(
         When a frame before the last one wanted cannot be decoded (the file is damaged),
         or for the reasons :func:`plan_frames` gives.
     """
-    wanted = (
-        list(range(info.frame_count))
-        if every_frame
-        else plan_frames(info, track, t0, locator, max_overlap)
-    )
+    if indices is not None:
+        wanted = sorted(set(indices))
+        if wanted and not (wanted[0] >= 0 and wanted[-1] < info.frame_count):
+            raise VisionError(
+                f"frame indices {wanted[0]}..{wanted[-1]} are outside the video's "
+                f"0..{info.frame_count - 1}"
+            )
+    elif every_frame:
+        wanted = list(range(info.frame_count))
+    else:
+        wanted = plan_frames(info, track, t0, locator, max_overlap)
     if not wanted:
         return
     p = Path(path)

@@ -208,6 +208,10 @@ def test_every_frame_yields_all(tmp_path):
     track = straight_track(10.0)
     frames = select_frames(path, info, track, track.start, locator(), every_frame=True)
     assert [index_of(f.image) for f in frames] == list(range(40))
+    chosen = select_frames(path, info, track, track.start, locator(), indices=[39, 3, 17, 3])
+    assert [(f.index, index_of(f.image)) for f in chosen] == [(3, 3), (17, 17), (39, 39)]
+    outside = select_frames(path, info, track, track.start, locator(), indices=[40])
+    assert "outside the video's 0..39" in one_line(lambda: list(outside))
 
 
 def hover(seconds: float, **per_second) -> Track:
