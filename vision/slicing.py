@@ -27,9 +27,20 @@ import numpy as np
 from vision.detector import Box, Detector, as_bgr, nms
 from vision.errors import VisionError
 
-__all__ = ["SlicedDetector", "check_slicing", "merge_tiles", "tile_windows"]
+__all__ = [
+    "CUT_BOTTOM",
+    "CUT_LEFT",
+    "CUT_RIGHT",
+    "CUT_TOP",
+    "SlicedDetector",
+    "TilePart",
+    "check_slicing",
+    "merge_tiles",
+    "tile_windows",
+]
 
-_LEFT, _TOP, _RIGHT, _BOTTOM = 1, 2, 4, 8
+#: Bits of :attr:`TilePart.cuts`: which sides of a tile box lie on an interior tile edge.
+CUT_LEFT, CUT_TOP, CUT_RIGHT, CUT_BOTTOM = 1, 2, 4, 8
 
 
 def tile_windows(
@@ -68,9 +79,11 @@ def check_slicing(slice_px: int, overlap: float) -> None:
 
 
 @dataclass(frozen=True)
-class _Part:
+class TilePart:
+    """A box found on a tile (in frame pixels) and which of its sides the tile cut."""
+
     box: Box
-    cuts: int  # bit set of sides lying on an interior tile edge
+    cuts: int = 0  # CUT_* bits
 
 
 class SlicedDetector:
@@ -109,7 +122,7 @@ class SlicedDetector:
         h, w = image.shape[:2]
         if w <= self.slice_px and h <= self.slice_px:
             return self.inner.detect(image)
-        parts: list[_Part] = []
+        parts: list[TilePart] = []
         tol = self.edge_px
         for x1, y1, x2, y2 in tile_windows(w, h, self.slice_px, self.overlap):
             tile = np.ascontiguousarray(image[y1:y2, x1:x2])
@@ -117,20 +130,20 @@ class SlicedDetector:
                 b = box.shifted(x1, y1)
                 cuts = 0
                 if x1 > 0 and b.x1 <= x1 + tol:
-                    cuts |= _LEFT
+                    cuts |= CUT_LEFT
                 if y1 > 0 and b.y1 <= y1 + tol:
-                    cuts |= _TOP
+                    cuts |= CUT_TOP
                 if x2 < w and b.x2 >= x2 - tol:
-                    cuts |= _RIGHT
+                    cuts |= CUT_RIGHT
                 if y2 < h and b.y2 >= y2 - tol:
-                    cuts |= _BOTTOM
-                parts.append(_Part(b, cuts))
+                    cuts |= CUT_BOTTOM
+                parts.append(TilePart(b, cuts))
         whole = self.inner.detect(image) if self.full_frame else []
         return merge_tiles(parts, whole, iou=self.iou, contain=self.contain, tol=tol)
 
 
 def merge_tiles(
-    parts: list[_Part],
+    parts: list[TilePart],
     whole: list[Box],
     *,
     iou: float = 0.5,
@@ -179,23 +192,23 @@ def _span_overlap(a1: float, a2: float, b1: float, b2: float) -> float:
     return max(0.0, min(a2, b2) - max(a1, b1)) / shorter if shorter > 0 else 0.0
 
 
-def _continues(a: _Part, b: Box, tol: float) -> bool:
+def _continues(a: TilePart, b: Box, tol: float) -> bool:
     """Whether ``b`` carries ``a`` on across one of ``a``'s cut sides."""
     box = a.box
-    if a.cuts & (_LEFT | _RIGHT) and _span_overlap(box.y1, box.y2, b.y1, b.y2) >= 0.5:
-        if a.cuts & _RIGHT and b.x2 > box.x2 + tol and b.x1 <= box.x2 + tol:
+    if a.cuts & (CUT_LEFT | CUT_RIGHT) and _span_overlap(box.y1, box.y2, b.y1, b.y2) >= 0.5:
+        if a.cuts & CUT_RIGHT and b.x2 > box.x2 + tol and b.x1 <= box.x2 + tol:
             return True
-        if a.cuts & _LEFT and b.x1 < box.x1 - tol and b.x2 >= box.x1 - tol:
+        if a.cuts & CUT_LEFT and b.x1 < box.x1 - tol and b.x2 >= box.x1 - tol:
             return True
-    if a.cuts & (_TOP | _BOTTOM) and _span_overlap(box.x1, box.x2, b.x1, b.x2) >= 0.5:
-        if a.cuts & _BOTTOM and b.y2 > box.y2 + tol and b.y1 <= box.y2 + tol:
+    if a.cuts & (CUT_TOP | CUT_BOTTOM) and _span_overlap(box.x1, box.x2, b.x1, b.x2) >= 0.5:
+        if a.cuts & CUT_BOTTOM and b.y2 > box.y2 + tol and b.y1 <= box.y2 + tol:
             return True
-        if a.cuts & _TOP and b.y1 < box.y1 - tol and b.y2 >= box.y1 - tol:
+        if a.cuts & CUT_TOP and b.y1 < box.y1 - tol and b.y2 >= box.y1 - tol:
             return True
     return False
 
 
-def _join(parts: list[_Part], tol: float) -> list[_Part]:
+def _join(parts: list[TilePart], tol: float) -> list[TilePart]:
     """Union the parts that continue each other across tile edges (union-find)."""
     parent = list(range(len(parts)))
 
@@ -212,7 +225,7 @@ def _join(parts: list[_Part], tol: float) -> list[_Part]:
                 continue
             if _continues(a, b.box, tol) or _continues(b, a.box, tol):
                 parent[root(i)] = root(j)
-    groups: dict[int, list[_Part]] = {}
+    groups: dict[int, list[TilePart]] = {}
     for i, part in enumerate(parts):
         groups.setdefault(root(i), []).append(part)
     out = []
@@ -227,13 +240,13 @@ def _join(parts: list[_Part], tol: float) -> list[_Part]:
         best = max(members, key=lambda m: m.box.confidence)
         cuts = 0
         for m in members:  # a side of the union stays cut if the part that makes it was cut
-            if m.cuts & _LEFT and m.box.x1 <= x1 + tol:
-                cuts |= _LEFT
-            if m.cuts & _TOP and m.box.y1 <= y1 + tol:
-                cuts |= _TOP
-            if m.cuts & _RIGHT and m.box.x2 >= x2 - tol:
-                cuts |= _RIGHT
-            if m.cuts & _BOTTOM and m.box.y2 >= y2 - tol:
-                cuts |= _BOTTOM
-        out.append(_Part(Box(x1, y1, x2, y2, best.box.cls, best.box.confidence), cuts))
+            if m.cuts & CUT_LEFT and m.box.x1 <= x1 + tol:
+                cuts |= CUT_LEFT
+            if m.cuts & CUT_TOP and m.box.y1 <= y1 + tol:
+                cuts |= CUT_TOP
+            if m.cuts & CUT_RIGHT and m.box.x2 >= x2 - tol:
+                cuts |= CUT_RIGHT
+            if m.cuts & CUT_BOTTOM and m.box.y2 >= y2 - tol:
+                cuts |= CUT_BOTTOM
+        out.append(TilePart(Box(x1, y1, x2, y2, best.box.cls, best.box.confidence), cuts))
     return out
