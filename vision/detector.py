@@ -489,6 +489,7 @@ class _UltralyticsDetector:
     backend = "ultralytics"
 
     def __init__(self, path: Path, *, imgsz: int | None, conf: float, iou: float, device: str):
+        _check_zip(path)
         ultralytics = _import_ultralytics()
         import torch
 
@@ -502,7 +503,6 @@ class _UltralyticsDetector:
                 "use device 'cpu' or 'auto'"
             )
         self.device = "cpu" if gpu is None or not cuda else f"cuda:{max(gpu, 0)}"
-        _check_zip(path)
         try:
             model = ultralytics.YOLO(str(path), task=None)
         except Exception as exc:  # torch/pickle/Ultralytics raise many unrelated types

@@ -8,7 +8,6 @@ keep the session fast. Ultralytics' settings go to a temporary folder, not the u
 from __future__ import annotations
 
 import importlib.util
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,25 +32,33 @@ class TinyWeights:
     imgsz: int = TEST_IMGSZ
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ultralytics_offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Whichever vision test first imports Ultralytics: settings in a temporary folder (not
+    the user's home), no downloads, no pip installs, quiet. Read at its first import."""
+    home = tmp_path_factory.mktemp("ultralytics-config")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("YOLO_CONFIG_DIR", str(home))
+        patch.setenv("YOLO_OFFLINE", "true")
+        patch.setenv("YOLO_AUTOINSTALL", "false")
+        patch.setenv("YOLO_VERBOSE", "false")
+        yield home
+
+
 @pytest.fixture(scope="session")
-def ultralytics_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Ultralytics, offline, with its settings in a temporary folder (skips without it)."""
+def ultralytics_home(_ultralytics_offline: Path) -> Path:
+    """Ultralytics' settings folder (skips when Ultralytics, the 'train' extra, is absent)."""
     if importlib.util.find_spec("ultralytics") is None:
         pytest.skip("Ultralytics is not installed (the 'train' extra)")
-    home = tmp_path_factory.mktemp("ultralytics-config")
-    # Read by Ultralytics at its first import: settings here, no downloads, no pip, quiet.
-    os.environ["YOLO_CONFIG_DIR"] = str(home)
-    os.environ["YOLO_OFFLINE"] = "true"
-    os.environ["YOLO_AUTOINSTALL"] = "false"
-    os.environ["YOLO_VERBOSE"] = "false"
-    return home
+    return _ultralytics_offline
 
 
 @contextmanager
 def _quiet_export() -> Iterator[None]:
-    """torch warns (DeprecationWarning) that Ultralytics uses its TorchScript ONNX exporter."""
+    """Exports are test set-up: torch's warnings about them (its TorchScript exporter is
+    deprecated; tracing warnings) are not what the tests check, and pytest would raise them."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         yield
 
 
@@ -133,6 +140,21 @@ def tiny_weights(ultralytics_home: Path, tmp_path_factory: pytest.TempPathFactor
         dynamic = Path(exported).rename(folder / "tiny-dynamic.onnx")
         onnx = Path(YOLO(pt).export(format="onnx", imgsz=TEST_IMGSZ, simplify=False))
     return TinyWeights(pt, onnx, dynamic, SYNTH_NAMES)
+
+
+@pytest.fixture(scope="session")
+def nms_export(tiny_weights: TinyWeights, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny weights exported with NMS inside the graph: a (1, 300, 6) output."""
+    from ultralytics import YOLO
+
+    folder = tmp_path_factory.mktemp("nms-weights")
+    pt = folder / "tiny-nms.pt"
+    pt.write_bytes(tiny_weights.pt.read_bytes())
+    with _quiet_export():
+        out = YOLO(pt).export(
+            format="onnx", imgsz=TEST_IMGSZ, nms=True, iou=0.5, conf=0.25, simplify=False
+        )
+    return Path(out)
 
 
 @pytest.fixture(scope="session")

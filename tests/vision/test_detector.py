@@ -59,6 +59,24 @@ def test_onnx_gives_the_boxes_ultralytics_gives(
 
 
 @pytest.mark.slow
+def test_an_export_with_nms_inside_gives_the_same_boxes(
+    tiny_weights: TinyWeights, nms_export: Path, make_scene: Scene
+) -> None:
+    image = make_scene(320, 320)
+    pt = load_detector(tiny_weights.pt, imgsz=TEST_IMGSZ, conf=0.6, iou=0.5, device="cpu")
+    onnx = load_detector(nms_export, conf=0.6, iou=0.5)
+    assert onnx.end2end  # type: ignore[attr-defined]
+    from_pt, from_onnx = pt.detect(image), onnx.detect(image)
+    assert from_pt
+    # The graph keeps at most 300 boxes (over conf 0.25, across classes): the best ones of
+    # Ultralytics' own post-processing must all be there.
+    best_pt = sorted(from_pt, key=lambda b: -b.confidence)[:50]
+    for a, b, overlap in _match(best_pt, from_onnx):
+        assert overlap > 0.99 and a.cls == b.cls
+        assert abs(a.confidence - b.confidence) < 0.01
+
+
+@pytest.mark.slow
 def test_fixed_size_export_takes_oblong_frames_too(
     tiny_weights: TinyWeights, make_scene: Scene
 ) -> None:
