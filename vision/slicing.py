@@ -16,6 +16,10 @@ keeps the large objects that no tile holds whole), then merges the boxes:
 3. **Per-class NMS** over everything left (tiles and whole frame) with the detector's IoU.
 
 All coordinates are the full frame's pixels.
+
+Cost: one inference per tile plus one; a 1920×1080 frame in 640 px tiles with 20 % overlap
+is 4 × 2 tiles, nine inferences. Tiles as large as the network input (``slice_px`` =
+``imgsz``) run at the frame's own resolution; smaller tiles are enlarged.
 """
 
 from __future__ import annotations
