@@ -274,7 +274,10 @@ def train(
     workdir: Path | None = None,
     command: str = "",
 ) -> Trained:
-    """Train a detector on ``data`` (VOC or YOLO folder) and write ``out`` and its card."""
+    """Train a detector on ``data`` (VOC or YOLO folder) and write ``out`` and its card.
+
+    An ``.onnx`` output also keeps the ``.pt`` it was exported from beside it.
+    """
     if epochs < 1:
         raise VisionError(f"epochs {epochs} must be at least 1")
     if not 32 <= imgsz <= 2048 or imgsz % 32:
@@ -331,8 +334,12 @@ def train(
             seed=seed,
             command=command,
         )
+        sources = [staged.with_suffix(".json"), staged.with_suffix(".md")]
+        if staged.suffix.lower() == ".onnx":  # keep the PyTorch weights it was exported from
+            shutil.copyfile(best, staged.with_suffix(".pt"))
+            sources.append(staged.with_suffix(".pt"))
         # the weights last, so that weights never lack their card
-        for src in (staged.with_suffix(".json"), staged.with_suffix(".md"), staged):
+        for src in (*sources, staged):
             shutil.move(str(src), out.parent / src.name)
     written, card = out, out.with_suffix(".md")
     return Trained(written, card, seconds, evaluation, prepared)

@@ -73,6 +73,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_train_writes_onnx_weights_and_an_honest_card(trained):
     _data, out = trained
     assert out.is_file() and out.stat().st_size > 100_000
+    assert out.with_suffix(".pt").is_file()
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["classes"] == ["block", "spot"]
     assert card["epochs"] == 1 and card["imgsz"] == 64
