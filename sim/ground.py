@@ -149,9 +149,10 @@ def _hash(a: np.ndarray, b: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _noise(
-    wavelength: float, seed: int, x0: float, y1: float, mpp: float, size: int, cubic: bool = True
+    wavelength: float, seed: int, x0: float, y1: float, mpp: float, w: int, h: int
 ) -> np.ndarray:
-    """Value noise of ``wavelength`` metres over a ``size`` x ``size`` tile (float32 -1..1).
+    """Value noise of ``wavelength`` metres over ``h`` x ``w`` pixels whose top-left corner is
+    at ``(x0, y1)`` metres (float32, -1..1).
 
     The lattice is fixed in the world, so neighbouring tiles and other levels agree.
     """
@@ -159,29 +160,39 @@ def _noise(
 
     step = mpp / wavelength
     a0 = math.floor(x0 / wavelength) - 2
-    b0 = math.floor((y1 - size * mpp) / wavelength) - 2
-    n = math.ceil(size * step) + 6
-    lattice = _hash(np.arange(a0, a0 + n, dtype=np.int64), np.arange(b0, b0 + n, dtype=np.int64),
-                    seed)  # fmt: skip
+    b0 = math.floor((y1 - h * mpp) / wavelength) - 2
+    lattice = _hash(
+        np.arange(a0, a0 + math.ceil(w * step) + 6, dtype=np.int64),
+        np.arange(b0, b0 + math.ceil(h * step) + 6, dtype=np.int64),
+        seed,
+    )
     m = np.array(
         [
             [step, 0.0, (x0 + 0.5 * mpp) / wavelength - a0],
             [0.0, -step, (y1 - 0.5 * mpp) / wavelength - b0],
         ]
     )
-    flags = (cv2.INTER_CUBIC if cubic else cv2.INTER_NEAREST) | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(lattice, m, (size, size), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    # cubic where a lattice cell spans many pixels (linear would show its facets)
+    smooth = cv2.INTER_CUBIC if step < 1 / 12 else cv2.INTER_LINEAR
+    return cv2.warpAffine(
+        lattice, m, (w, h), flags=smooth | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def _octaves(
-    octaves: Sequence[tuple[float, float]], seed: int, x0: float, y1: float, mpp: float
-) -> np.ndarray | None:
+    octaves: Sequence[tuple[float, float]], seed: int, x0: float, y1: float, mpp: float,
+    w: int, h: int,
+) -> np.ndarray | None:  # fmt: skip
     total: np.ndarray | None = None
     for k, (wavelength, amp) in enumerate(octaves):
         if wavelength < 2.0 * mpp:
             continue  # finer than the pixels: blurred away
-        layer = _noise(wavelength, seed * 31 + k, x0, y1, mpp, TILE) * np.float32(amp)
-        total = layer if total is None else total + layer
+        layer = _noise(wavelength, seed * 31 + k, x0, y1, mpp, w, h)
+        layer *= np.float32(amp)
+        if total is None:
+            total = layer
+        else:
+            total += layer
     return total
 
 
@@ -189,41 +200,44 @@ def _octaves(
 
 
 def _shade(
-    surface: Surface | None, world_seed: int, material: str, x0: float, y1: float, mpp: float
+    surface: Surface | None, world_seed: int, x0: float, y1: float, mpp: float, w: int, h: int
 ) -> np.ndarray:
-    """The material's colour over the whole tile (float32 BGR)."""
+    """The colour (float32 BGR, ``h`` x ``w``) of a surface, or of the ground between surfaces
+    (``None``), over pixels whose top-left corner is at ``(x0, y1)`` metres."""
+    material = surface.material if surface else "grass"
     mat = _MATERIALS[material]
     seed = world_seed * 7919 + (surface.seed if surface else 0) * 104729 + MATERIALS.index(material)
     rng = np.random.default_rng([seed & 0xFFFFFFFF, 17])
     tint = np.float32(1.0 + rng.uniform(-0.08, 0.08))
     a = np.asarray(mat.colour_a, np.float32) * tint
     b = np.asarray(mat.colour_b, np.float32) * tint
-    mix = _octaves(mat.mix, seed, x0, y1, mpp)
-    if mix is None:
-        out: np.ndarray = np.empty((TILE, TILE, 3), np.float32)
-        out[:] = (a + b) / 2.0
-    else:
-        w = np.clip(mix * 0.9 + 0.5, 0.0, 1.0)[:, :, None]
-        out = a + (b - a) * w
-    light = _octaves(mat.light, seed + 1, x0, y1, mpp)
-    factor = np.ones((TILE, TILE), np.float32) if light is None else 1.0 + light
+    mix = _octaves(mat.mix, seed, x0, y1, mpp, w, h)
+    light = _octaves(mat.light, seed + 1, x0, y1, mpp, w, h)
+    factor = np.ones((h, w), np.float32) if light is None else light + np.float32(1.0)
     if surface is not None and (mat.joints or mat.stripes):
-        factor *= _pattern(surface, mat, seed, x0, y1, mpp)
+        factor *= _pattern(surface, mat, seed, x0, y1, mpp, w, h)
+    if mix is None:
+        return factor[:, :, None] * ((a + b) / 2.0)
+    mix *= np.float32(0.9)
+    mix += np.float32(0.5)
+    np.clip(mix, 0.0, 1.0, out=mix)
+    out: np.ndarray = mix[:, :, None] * (b - a)
+    out += a
     out *= factor[:, :, None]
     return out
 
 
 def _pattern(
-    surface: Surface, mat: _Material, seed: int, x0: float, y1: float, mpp: float
+    surface: Surface, mat: _Material, seed: int, x0: float, y1: float, mpp: float, w: int, h: int
 ) -> np.ndarray:
     """Slab joints and per-slab shade, or roof ridges, in the surface's own grid."""
     t = math.radians(surface.angle_deg)
     cos, sin = np.float32(math.cos(t)), np.float32(math.sin(t))
-    xs = (x0 + (np.arange(TILE, dtype=np.float32) + 0.5) * mpp)[None, :]
-    ys = (y1 - (np.arange(TILE, dtype=np.float32) + 0.5) * mpp)[:, None]
+    xs = (x0 + (np.arange(w, dtype=np.float32) + 0.5) * mpp)[None, :]
+    ys = (y1 - (np.arange(h, dtype=np.float32) + 0.5) * mpp)[:, None]
     u = (xs * cos + ys * sin) / np.float32(surface.cell_m)
     v = (ys * cos - xs * sin) / np.float32(surface.cell_m)
-    factor = np.ones((TILE, TILE), np.float32)
+    factor = np.ones((h, w), np.float32)
     cell_px = surface.cell_m / mpp
     if mat.stripes:
         fade = np.float32(min(1.0, max(0.0, (cell_px - 2.0) / 4.0)))
@@ -294,14 +308,14 @@ class Ground:
         x0, y1 = i * TILE * mpp, -j * TILE * mpp
         x1, y0 = x0 + TILE * mpp, y1 - TILE * mpp
         seed = int(self.world.seed)
-        tile = _shade(None, seed, "grass", x0, y1, mpp)
-        index = np.zeros((TILE, TILE), np.uint8)
-        drawn: list[tuple[int, Surface]] = []
+        tile = np.empty((TILE, TILE, 3), np.float32)
+        index = np.zeros((TILE, TILE), np.int32)
+        drawn: list[tuple[int, Surface | None]] = [(0, None)]  # the ground between surfaces
         for surface in self.world.surfaces:
             sx0, sy0, sx1, sy1 = surface.bounds
             if sx1 < x0 or sx0 > x1 or sy1 < y0 or sy0 > y1:
                 continue
-            k = len(drawn) % 255 + 1
+            k = len(drawn)
             rings = [_pixels(surface.polygon, x0, y1, mpp)]
             cv2.fillPoly(index, rings, k, cv2.LINE_8, 4)
             holes = [_pixels(h, x0, y1, mpp) for h in surface.holes]
@@ -313,9 +327,9 @@ class Ground:
             if not mask.any():
                 continue
             rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-            shaded = _shade(surface, seed, surface.material, x0, y1, mpp)
-            sl = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-            np.copyto(tile[sl], shaded[sl], where=mask[sl][:, :, None])
+            r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            shaded = _shade(surface, seed, x0 + c0 * mpp, y1 - r0 * mpp, mpp, c1 - c0, r1 - r0)
+            np.copyto(tile[r0:r1, c0:c1], shaded, where=mask[r0:r1, c0:c1, None])
         draw(self.world.marks_in(x0, y0, x1, y1), tile, x0, y1, mpp)
         return np.clip(tile * 255.0 + 0.5, 0, 255).astype(np.uint8)
 

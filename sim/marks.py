@@ -467,11 +467,21 @@ def _prim(
         strength *= min(1.0, size_px * size_px)
         cv2.circle(mask, (int(pts[0, 0]), int(pts[0, 1])), radius, 255, -1, cv2.LINE_AA,
                    _SUBPIXEL_BITS)  # fmt: skip
-    a = mask.astype(np.float32) * (strength / 255.0)
-    keep = 1.0 - a
+    rgb = np.asarray(p.colour, np.float32)
     region = colour[b0:b1, a0:a1]
-    region *= keep[:, :, None]
-    region += a[:, :, None] * np.asarray(p.colour, np.float32)
     alpha_region = alpha[b0:b1, a0:a1]
+    if mask.size > 16384 and cv2.countNonZero(mask) * 4 < mask.size:
+        # a long thin stroke across a big box: blend only the pixels it covers
+        hit = np.flatnonzero(mask)
+        rows, cols = np.divmod(hit, mask.shape[1])
+        a = mask.ravel()[hit].astype(np.float32) * np.float32(strength / 255.0)
+        keep = 1.0 - a
+        region[rows, cols] = region[rows, cols] * keep[:, None] + a[:, None] * rgb
+        alpha_region[rows, cols] = alpha_region[rows, cols] * keep + a
+        return
+    a = mask.astype(np.float32) * np.float32(strength / 255.0)
+    keep = 1.0 - a
+    region *= keep[:, :, None]
+    region += a[:, :, None] * rgb
     alpha_region *= keep
     alpha_region += a

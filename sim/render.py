@@ -116,12 +116,13 @@ class Renderer:
 
     def __init__(
         self, world: World, max_window_px: int = 4096, max_range_m: float = 400.0,
-        cache_tiles: int = 192,
+        cache_tiles: int = 192, pad_px: int = TILE,
     ) -> None:  # fmt: skip
         self.world = world
         self.ground = Ground(world, cache_tiles)
         self.max_window_px = max_window_px
         self.max_range_m = max_range_m
+        self.pad_px = pad_px  # room to move around the view before a new window is needed
         self._window: tuple[int, int, int, int, int, np.ndarray] | None = None
         self._turned: tuple[int, np.ndarray] = (0, np.zeros((1, 1, 4), np.uint8))
 
@@ -157,10 +158,9 @@ class Renderer:
         if not reuse:
             import cv2
 
-            # room to move: up to a tile's width more on every side
             cap = self.max_window_px
-            pad_c = max(0, min(TILE, (cap - (c1 - c0)) // 2))
-            pad_r = max(0, min(TILE, (cap - (r1 - r0)) // 2))
+            pad_c = max(0, min(self.pad_px, (cap - (c1 - c0)) // 2))
+            pad_r = max(0, min(self.pad_px, (cap - (r1 - r0)) // 2))
             c0, c1, r0, r1 = c0 - pad_c, c1 + pad_c, r0 - pad_r, r1 + pad_r
             # four channels: OpenCV warps 8-bit BGRA about a third faster than BGR
             image = cv2.cvtColor(self.ground.window(level, c0, r0, c1, r1), cv2.COLOR_BGR2BGRA)
@@ -249,7 +249,7 @@ def render_view(world: World, pose: CameraPose) -> np.ndarray:
     world is alive, so views of one world in a row are quick."""
     renderer = _RENDERERS.get(world)
     if renderer is None:
-        renderer = _RENDERERS[world] = Renderer(world)
+        renderer = _RENDERERS[world] = Renderer(world, pad_px=0)
     return renderer.view(pose)
 
 
@@ -298,7 +298,7 @@ def track_pose(
 
 
 def _pose(k: Intrinsics, x: float, y: float, s: TrackSample, gimbal_pitch_deg: float) -> CameraPose:
-    gimbal = getattr(s, "gimbal_pitch_deg", None)
+    gimbal = s.gimbal_pitch_deg
     return CameraPose.at(
         k, x, y, max(s.alt_rel_m, 0.2), s.yaw_deg or 0.0,
         gimbal_pitch_deg if gimbal is None else gimbal, s.pitch_deg or 0.0, s.roll_deg or 0.0,
