@@ -316,19 +316,23 @@ class Ground:
             if sx1 < x0 or sx0 > x1 or sy1 < y0 or sy0 > y1:
                 continue
             k = len(drawn)
-            rings = [_pixels(surface.polygon, x0, y1, mpp)]
-            cv2.fillPoly(index, rings, k, cv2.LINE_8, 4)
-            holes = [_pixels(h, x0, y1, mpp) for h in surface.holes]
-            if holes:
-                cv2.fillPoly(index, holes, 0, cv2.LINE_8, 4)
+            ring = _pixels(surface.polygon, x0, y1, mpp)
+            if not surface.holes:
+                cv2.fillPoly(index, [ring], k, cv2.LINE_8, 4)
+            else:  # what lies under a hole stays as it was
+                inside = np.zeros((TILE, TILE), np.uint8)
+                cv2.fillPoly(inside, [ring], 1, cv2.LINE_8, 4)
+                holes = [_pixels(h, x0, y1, mpp) for h in surface.holes]
+                cv2.fillPoly(inside, holes, 0, cv2.LINE_8, 4)
+                index[inside > 0] = k
             drawn.append((k, surface))
-        for k, surface in drawn:
+        for k, shown in drawn:
             mask = index == k
             if not mask.any():
                 continue
             rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
             r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            shaded = _shade(surface, seed, x0 + c0 * mpp, y1 - r0 * mpp, mpp, c1 - c0, r1 - r0)
+            shaded = _shade(shown, seed, x0 + c0 * mpp, y1 - r0 * mpp, mpp, c1 - c0, r1 - r0)
             np.copyto(tile[r0:r1, c0:c1], shaded, where=mask[r0:r1, c0:c1, None])
         draw(self.world.marks_in(x0, y0, x1, y1), tile, x0, y1, mpp)
         return np.clip(tile * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -204,3 +204,15 @@ def test_a_world_with_a_mark_at_a_lonlat():
     assert m.id == "r1" and 9.0 < m.x_m < 9.2 and abs(m.y_m) < 0.01
     assert w.lonlat(m) == pytest.approx((HOME[0] + 1e-4, HOME[1]), abs=1e-9)
     assert replace(w, marks=()).defects == ()
+
+
+def test_a_hole_shows_what_lies_under_it():
+    square = ((0.0, 0.0), (4.0, 0.0), (4.0, -4.0), (0.0, -4.0))
+    hole = ((1.0, -1.0), (3.0, -1.0), (3.0, -3.0), (1.0, -3.0))
+    concrete = Surface("concrete", square, cell_m=10.0, seed=1)
+    ring = Surface("water", square, holes=(hole,), seed=2)
+    under = Ground(World("a", HOME, (concrete,))).tile(1, 0, 0)[:200, :200].astype(int)
+    both = Ground(World("b", HOME, (concrete, ring))).tile(1, 0, 0)[:200, :200].astype(int)
+    # pixels 60..140 lie in the hole (1..3 m at 2 cm a pixel), 10..40 in the water
+    assert np.abs(both[60:140, 60:140] - under[60:140, 60:140]).max() <= 2  # rounding
+    assert np.abs(both[10:40, 10:40] - under[10:40, 10:40]).mean() > 40
