@@ -366,13 +366,18 @@ def _finish(
 
 def _track_line(track: Track, t0: datetime, t1: datetime) -> tuple[tuple[float, float], ...]:
     """The track's positions from ``t0`` to ``t1`` (lon, lat), thinned for a map."""
-    inside = [s for s in track.samples if t0 <= s.time <= t1]
+    inside = [s for s in track.samples if t0 < s.time < t1]
     points = [track.at(t0), *inside, track.at(t1)]
     step = max(1, math.ceil(len(points) / _TRACK_POINTS))
     kept = points[::step]
     if kept[-1] is not points[-1]:
         kept.append(points[-1])
-    return tuple((round(s.lon_deg, 8), round(s.lat_deg, 8)) for s in kept)
+    line: list[tuple[float, float]] = []
+    for s in kept:
+        point = (round(s.lon_deg, 8), round(s.lat_deg, 8))
+        if not line or line[-1] != point:
+            line.append(point)
+    return tuple(line)
 
 
 def local_frame_of(track: Track) -> LocalFrame:

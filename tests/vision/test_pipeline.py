@@ -307,17 +307,28 @@ def test_bad_footage_and_a_short_track_are_refused(flight: Flight, tmp_path: Pat
     assert flight.detector.calls >= 0  # nothing above needed a detection
 
 
-def test_the_default_redactor_is_used_when_none_is_given(flight: Flight):
+def test_the_default_redactor_is_used_when_none_is_given(
+    flight: Flight, monkeypatch: pytest.MonkeyPatch
+):
     from vision.redact import Redactor
 
     try:
         Redactor()
     except VisionError as exc:  # OpenCV 5 ships neither the Haar cascades nor HOG
         pytest.skip(f"OpenCV's redaction detectors are missing here: {exc}")
+    found: list[int] = []
+    real = Redactor.redact
+
+    def counted(self: Redactor, image: np.ndarray) -> tuple[np.ndarray, int]:
+        out, regions = real(self, image)
+        found.append(regions)
+        return out, regions
+
+    monkeypatch.setattr(Redactor, "redact", counted)
     inspection = detect_footage(flight.video, flight.track, CAMERA, flight.detector)
-    assert len(inspection.defects) == 12
+    assert len(found) == len(inspection.defects) == 12
+    assert inspection.redacted_regions == sum(found)
     assert all(d.crop is not None for d in inspection.defects)
-    assert inspection.redacted_regions == 0  # concrete and defects: no one to blur
 
 
 # --- photos -------------------------------------------------------------------------------
