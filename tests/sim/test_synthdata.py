@@ -30,7 +30,9 @@ def _labels(root: Path) -> list[tuple[Path, list[tuple[int, float, float, float,
     for image in sorted((root / "images").glob("*/*.jpg")):
         label = root / "labels" / image.parent.name / f"{image.stem}.txt"
         rows = [line.split() for line in label.read_text().splitlines()]
-        out.append((image, [(int(r[0]), *map(float, r[1:])) for r in rows]))  # type: ignore[misc]
+        out.append(
+            (image, [(int(c), float(x), float(y), float(w), float(h)) for c, x, y, w, h in rows])
+        )
     return out
 
 
@@ -56,7 +58,9 @@ def test_boxes_hold_what_their_class_looks_like(dataset: Path):
 
     checked = 0
     for image_path, rows in _labels(dataset):
-        image = cv2.imread(str(image_path)).astype(float)
+        read = cv2.imread(str(image_path))
+        assert read is not None
+        image = read.astype(float)
         for cls, cx, cy, w, h in rows:
             x1, x2 = round((cx - w / 2) * IMGSZ), round((cx + w / 2) * IMGSZ)
             y1, y2 = round((cy - h / 2) * IMGSZ), round((cy + h / 2) * IMGSZ)
