@@ -302,6 +302,13 @@ def read_plan(path: str) -> Plan:
     return formats.parse(read_text(path, "plan file"), ext, path)
 
 
+def _umask_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file (0o666 less the umask)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_texts(paths: Sequence[Path], texts: Sequence[str | bytes]) -> None:
     """Write every text (or bytes) to its path, all or nothing as far as the file system allows."""
     temps: list[str] = []
@@ -312,7 +319,9 @@ def write_texts(paths: Sequence[Path], texts: Sequence[str | bytes]) -> None:
             data = text if isinstance(text, bytes) else text.encode("utf-8")
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
+        mode = _umask_mode()
         for temp, path in zip(temps, paths, strict=True):
+            os.chmod(temp, mode)  # mkstemp makes files private; outputs are ordinary files
             os.replace(temp, path)
     except OSError as exc:
         for temp in temps:

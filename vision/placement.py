@@ -305,11 +305,7 @@ class Locator:
         # centre of W/2 go through it unchanged. Iterated to 1e-9 (OpenCV's default five
         # rounds leave a tenth of a pixel in the corners of a strongly distorted lens).
         src = px.reshape(-1, 1, 2)
-        iterated = getattr(cv2, "undistortPointsIter", None)  # OpenCV 4; 5 takes criteria
-        if iterated is not None:
-            out = iterated(src, k, self.distortion, None, k, _CRITERIA)
-        else:
-            out = cv2.undistortPoints(src, k, self.distortion, P=k, criteria=_CRITERIA)
+        out = cv2.undistortPointsIter(src, k, self.distortion, np.eye(3), k, _CRITERIA)
         return np.asarray(out, float).reshape(-1, 2)
 
     def _ground(self, pose: CameraPose, pixels: np.ndarray) -> np.ndarray:
