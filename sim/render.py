@@ -185,13 +185,20 @@ class Renderer:
         to_cv = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
         m = to_cv @ ground_homography(pose) @ to_ground
         turned, m = self._turn(image, m)
-        out = cv2.cvtColor(
-            cv2.warpPerspective(
-                turned, m, (k.width_px, k.height_px), flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT, borderValue=(*HAZE_BGR, 255),
-            ),
-            cv2.COLOR_BGRA2BGR,
-        )  # fmt: skip
+        inv = np.linalg.inv(m)  # output pixel -> window pixel
+        w, h = k.width_px, k.height_px
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        edge, haze = cv2.BORDER_CONSTANT, (*HAZE_BGR, 255)
+        # looking straight down the map is affine, and OpenCV's affine warp is much quicker
+        spread = abs(inv[2, 0]) * w + abs(inv[2, 1]) * h
+        if spread <= 1e-7 * abs(inv[2, 2]):
+            affine = inv[:2] / inv[2, 2]
+            warped = cv2.warpAffine(turned, affine, (w, h), flags=flags, borderMode=edge,
+                                    borderValue=haze)  # fmt: skip
+        else:
+            warped = cv2.warpPerspective(turned, inv, (w, h), flags=flags, borderMode=edge,
+                                         borderValue=haze)  # fmt: skip
+        out = cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR)
         _paint_sky(out, pose)
         return out
 
