@@ -21,7 +21,6 @@ import os
 import queue
 import tempfile
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -248,15 +247,12 @@ def _paint_sky(out: np.ndarray, pose: CameraPose) -> None:
     out[sky] = SKY_BGR
 
 
-_RENDERERS: weakref.WeakKeyDictionary[World, Renderer] = weakref.WeakKeyDictionary()
-
-
 def render_view(world: World, pose: CameraPose) -> np.ndarray:
-    """One frame of ``world`` from ``pose`` (uint8 BGR); texture is kept per world while the
-    world is alive, so views of one world in a row are quick."""
-    renderer = _RENDERERS.get(world)
-    if renderer is None:
-        renderer = _RENDERERS[world] = Renderer(world, pad_px=0)
+    """One frame of ``world`` from ``pose`` (uint8 BGR); the world keeps its texture tiles
+    (in ``world.cache``) while it lives, so views of one world in a row are quick."""
+    renderer = world.cache.get("renderer")
+    if not isinstance(renderer, Renderer):
+        renderer = world.cache["renderer"] = Renderer(world, pad_px=0)
     return renderer.view(pose)
 
 

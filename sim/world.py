@@ -63,6 +63,8 @@ class World:
     _index: dict[tuple[int, int], list[int]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    #: what renderers keep of this world between calls (:func:`sim.render.render_view`)
+    cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
