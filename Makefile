@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/compliance.py
 	$(BIN)/python bench/flight.py
+	$(BIN)/python bench/vision.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
