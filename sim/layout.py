@@ -142,9 +142,12 @@ def _road(p: _Placer, line: LineString, width: float, dashes: bool = True) -> Ba
     return road
 
 
-def _power_line(p: _Placer, line: LineString, missing: int, spacing: float = 42.0) -> None:
+def _power_line(
+    p: _Placer, line: LineString, missing: int, spacing: float = 42.0,
+    discs: tuple[float, float] = (0.15, 0.25),
+) -> None:  # fmt: skip
     """Poles along ``line`` with three insulator strings each and wires between; ``missing``
-    of the strings lack a disc."""
+    of the strings lack a disc; ``discs``: the range of disc spacings (metres)."""
     p.surface("gravel", line.buffer(1.6, cap_style="flat"))
     poles: list[tuple[float, float, float]] = []  # x, y, direction of the line there
     coords = list(line.coords)
@@ -159,7 +162,7 @@ def _power_line(p: _Placer, line: LineString, missing: int, spacing: float = 42.
     chosen = set(
         p.rng.choice(len(strings), size=min(missing, len(strings)), replace=False).tolist()
     )
-    spacing_m = float(p.rng.uniform(0.15, 0.2))
+    spacing_m = float(p.rng.uniform(*discs))
     for k, (i, off) in enumerate(strings):
         x, y, heading = poles[i]
         t = math.radians(heading)
@@ -279,7 +282,7 @@ def _bridge(p: _Placer, deck: BaseGeometry, props: dict, name: str) -> None:
 def _line(p: _Placer, line: BaseGeometry, props: dict, name: str) -> None:
     if not isinstance(line, LineString):
         return
-    _power_line(p, line, 8)
+    _power_line(p, line, 8, discs=(0.2, 0.25))  # big enough to see from 56 m
     first, last = LineString(line.coords[:2]), LineString(line.coords[-2:])
     _station(p, Point(line.coords[0]), _angle(first), "substation", roof=False)
     _station(p, Point(line.coords[-1]), _angle(last) + 180.0, "pump-station", roof=True)
