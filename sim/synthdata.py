@@ -2,7 +2,9 @@
 
 :func:`make_dataset` renders ``n_images`` square views of random districts
 (:meth:`sim.world.World.random`, a new district every :data:`IMAGES_PER_WORLD` images) from
-random poses, nadir and oblique, and writes them in YOLO's layout::
+random poses, nadir and oblique, most of them aimed near a defect of a class drawn in turn
+(so the rarer insulator strings are seen as often as cracks), and writes them in YOLO's
+layout::
 
     OUT/images/train/000001.jpg   OUT/labels/train/000001.txt   (class cx cy w h, 0..1)
     OUT/images/val/000000.jpg     OUT/labels/val/000000.txt
@@ -71,13 +73,15 @@ def _views(
     for i in range(n_images):
         rng = np.random.default_rng([seed, i, 7])
         wi = i // IMAGES_PER_WORLD
-        defects = worlds[wi].defects
+        by_class = [[m for m in worlds[wi].defects if m.kind == c] for c in DEFECT_CLASSES]
+        by_class = [group for group in by_class if group]
         z = float(rng.uniform(*ALTITUDE_M))
         gimbal = -90.0 if rng.random() < 0.5 else float(rng.uniform(*GIMBAL_DEG))
         yaw = float(rng.uniform(0.0, 360.0))
         f = focal * float(rng.uniform(0.75, 1.25))
-        if defects and rng.random() < 0.85:
-            d = defects[int(rng.integers(len(defects)))]
+        if by_class and rng.random() < 0.85:  # a class, then one of its defects: balanced
+            group = by_class[int(rng.integers(len(by_class)))]
+            d = group[int(rng.integers(len(group)))]
             tx, ty = d.x_m, d.y_m
         else:
             tx, ty = (float(v) for v in rng.uniform(-0.4, 0.4, 2) * extent_m)
