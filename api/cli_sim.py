@@ -4,6 +4,8 @@
     skyledger sim render TRACK [--world sample|random:SEED] -o FOOTAGE.mp4
                          [--truth TRUTH.geojson] [--camera NAME|FILE] [--fps N] [--size WxH]
                          [--gimbal-pitch DEG] [--offset S] [--duration S] [--json]
+    skyledger sim dataset -o FOLDER [--images N] [--imgsz PX] [--seed S] [--camera NAME|FILE]
+                          [--json]
 
 Frame 0 is the track's first airborne sample (``--offset S``: ``S`` seconds after the
 track's first sample); the footage runs to the last airborne sample or for ``--duration``.
@@ -11,6 +13,9 @@ The truth file lists the defects the footage shows, one Point each, with ``class
 ``size_m`` and how they appear (``frames``, ``first_time_s``, ``last_time_s``, ``max_px``).
 Every bad input ends in one line and exit status 2 before anything is written; the video
 and the truth file are moved into place together at the end.
+
+``sim dataset`` writes the synthetic world's YOLO training data (:mod:`sim.synthdata`) into
+a new folder (one that already holds a ``data.yaml`` is refused).
 """
 
 from __future__ import annotations
@@ -110,6 +115,61 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--duration", type=_seconds, metavar="S", help="render only S seconds")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_render)
+
+    d = inner.add_parser(
+        "dataset", help="write YOLO training data: random views of random synthetic districts"
+    )
+    d.add_argument("-o", "--output", required=True, metavar="FOLDER", help="a new folder")
+    d.add_argument("--images", type=_count, default=2000, metavar="N", help="how many (2000)")
+    d.add_argument("--imgsz", type=_count, default=640, metavar="PX", help="image side (640)")
+    d.add_argument("--seed", type=_count0, default=0, metavar="S", help="world seed (0)")
+    d.add_argument(
+        "--camera", default=DEFAULT_CAMERA, help=f"preset name or .json (default {DEFAULT_CAMERA})"
+    )
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+    d.set_defaults(func=cmd_dataset)
+
+
+def _count0(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    value = _count0(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
+    return value
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from api.commands import load_camera
+    from sim.synthdata import make_dataset
+
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise CommandError(f"output folder {str(out.parent)!r} does not exist")
+    camera = load_camera(args.camera)
+    progress = _Progress(sys.stderr, "images") if not args.json else None
+    result = make_dataset(args.seed, out, args.images, args.imgsz, camera=camera, progress=progress)
+    if progress is not None:
+        progress.close()
+    if args.json:
+        doc = {
+            "data": str(result.data_yaml),
+            "train_images": result.train_images,
+            "val_images": result.val_images,
+            "boxes": result.boxes,
+        }
+        print(json.dumps(doc, indent=1))
+    else:
+        boxes = ", ".join(f"{n} {k}" for k, n in result.boxes.items())
+        print(
+            f"wrote {result.train_images} training and {result.val_images} validation images "
+            f"({boxes})\nwrote {result.data_yaml}"
+        )
+    return 0
 
 
 def _output(path: str, extensions: tuple[str, ...], option: str) -> Path:
@@ -217,18 +277,19 @@ class _Progress:
     """``progress(done, total)`` on a stream: redrawn in place on a terminal, else a line
     every tenth of the way."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, unit: str = "frames") -> None:
         self.stream = stream
+        self.unit = unit
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self._tenth = -1
 
     def __call__(self, done: int, total: int) -> None:
         share = done / max(total, 1)
         if self.tty:
-            self.stream.write(f"\rrendering {share * 100:3.0f}% ({done}/{total} frames)")
+            self.stream.write(f"\rrendering {share * 100:3.0f}% ({done}/{total} {self.unit})")
         elif math.floor(share * 10) != self._tenth:
             self._tenth = math.floor(share * 10)
-            self.stream.write(f"rendering: {share * 100:3.0f}% ({done}/{total} frames)\n")
+            self.stream.write(f"rendering: {share * 100:3.0f}% ({done}/{total} {self.unit})\n")
         self.stream.flush()
 
     def close(self) -> None:

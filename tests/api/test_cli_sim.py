@@ -111,3 +111,31 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
 def test_sim_needs_a_command(capsys):
     code, _out, err = run(capsys, "sim")
     assert code == 2 and "required" in err and err.count("\n") == 1
+
+
+def test_dataset_writes_yolo_training_data(capsys, tmp_path: Path):
+    out = tmp_path / "synth"
+    code, stdout, err = run(capsys, "sim", "dataset", "-o", out, "--images", "5", "--imgsz",
+                            "128", "--seed", "2", "--json")  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(stdout)
+    assert doc["data"] == str(out / "data.yaml") and doc["train_images"] + doc["val_images"] == 5
+    assert set(doc["boxes"]) == {"crack", "rust", "spalling", "missing_disc"}
+    assert len(list(out.glob("images/*/*.jpg"))) == len(list(out.glob("labels/*/*.txt"))) == 5
+    code, stdout, err = run(capsys, "sim", "dataset", "-o", out, "--images", "5")
+    assert code == 2 and "already holds a dataset" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("--images 0", "0 must be >= 1"),
+        ("--imgsz 32", "image size 32 must be a whole number of pixels, 64..4096"),
+        ("--seed -1", "'-1' is not a whole number >= 0"),
+        ("--camera potato", "potato"),
+    ],
+)
+def test_dataset_bad_input(capsys, tmp_path: Path, args: str, message: str):
+    code, out, err = run(capsys, "sim", "dataset", "-o", tmp_path / "d", *args.split())
+    assert code == 2 and out == "" and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
