@@ -3,8 +3,8 @@
 The ground is a plane, so the image of it from any pose is a homography of the ground
 texture: :class:`Renderer` picks the pyramid level of :mod:`sim.ground` whose pixels match
 the frame's ground sample distance, keeps a window of it around the view (reused while the
-camera stays inside it), and makes each frame with one ``cv2.warpPerspective``. Above the
-horizon is sky. The pose model is :mod:`mission.optics`, the same the locator in
+camera stays inside it), and makes each frame with one warp of it (``cv2.warpAffine`` when
+looking straight down, ``cv2.warpPerspective`` otherwise). Above the horizon is sky. The pose model is :mod:`mission.optics`, the same the locator in
 :mod:`vision` uses, so a ground point ``P`` drawn here lands at ``pose.project(P)``.
 
 :func:`render_track` writes footage of a flown track (OpenCV ``mp4v``), frame ``i`` at
@@ -38,8 +38,8 @@ from sim.marks import Mark, shape
 from sim.world import World
 
 __all__ = [
-    "RenderResult", "Renderer", "Seen", "defect_boxes", "ground_homography", "render_track",
-    "render_view", "track_pose",
+    "RenderResult", "Renderer", "Seen", "defect_boxes", "footage_span", "ground_homography",
+    "render_track", "render_view", "track_pose", "view_bounds",
 ]  # fmt: skip
 
 SKY_BGR = (228, 200, 170)
