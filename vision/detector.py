@@ -326,7 +326,11 @@ class _OnnxDetector:
                 f"(it has {available}); use device 'cpu' or 'auto', or install onnxruntime-gpu"
             )
         try:
-            session = ort.InferenceSession(str(path), providers=providers)
+            options = ort.SessionOptions()
+            # Worker threads that spin while idle steal the CPU from everything else on a
+            # shared machine (and from video decoding here); sleeping costs little per frame.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as exc:  # ONNX Runtime raises its own untyped errors
             raise VisionError(
                 f"weights {path} are not a readable ONNX model ({_first_line(exc)}); "

@@ -16,7 +16,9 @@
   larger, as when flying level; a descent that halves the footprint also takes a frame,
   since it sees the same ground twice as sharply). A frame is also taken when the camera
   has turned by 45 degrees or more since the last one; a frame that sees no ground at all
-  (the camera on the ground or looking above the horizon) is not taken. Processing cost
+  (the camera on the ground or looking above the horizon) is not taken. The last frame
+  that sees ground is taken too when at least :data:`END_NEW` of what it sees is new, so
+  the end of the footage is never left unseen. Processing cost
   then follows the ground covered, not the video's length. Frames not taken are only
   grabbed (demuxed and decoded, not converted to BGR), which OpenCV does about twice as
   fast as a full read.
@@ -214,6 +216,10 @@ def align(
     return t0
 
 
+#: The last frame is taken too when at least this share of the ground it sees is new.
+END_NEW = 0.05
+
+
 def _turned(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return False
@@ -242,6 +248,7 @@ def plan_frames(
     last: Any = None
     last_area = 0.0
     last_yaw: float | None = None
+    final: tuple[int, Any] | None = None  # the latest frame passed over since the last taken
     for index in range(info.frame_count):
         sample = track.at(t0 + timedelta(seconds=info.time_s(index)))
         coords = locator.footprint_coords(sample)
@@ -254,9 +261,13 @@ def plan_frames(
         if last is not None and not _turned(sample.yaw_deg, last_yaw):
             shared = seen.intersection(last).area
             if shared > max_overlap * max(area, last_area):
+                final = (index, seen)
                 continue
         taken.append(index)
         last, last_area, last_yaw = seen, area, sample.yaw_deg
+        final = None
+    if final is not None and final[1].intersection(last).area < (1.0 - END_NEW) * final[1].area:
+        taken.append(final[0])  # the end of the footage shows ground no frame taken shows
     return taken
 
 

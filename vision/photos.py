@@ -265,6 +265,10 @@ def read_photo(path: str | Path) -> Photo:
         data = p.read_bytes()
     except OSError as exc:
         raise VisionError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    if not data.startswith(b"\xff\xd8\xff"):
+        # checked before Pillow: once Ultralytics is imported, its patched Image.open answers
+        # an unknown format by looking for a HEIF plug-in, which is not installed
+        raise VisionError(f"{where}: not a JPEG photo (it does not start as a JPEG file does)")
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size

@@ -187,7 +187,8 @@ def test_selection_follows_ground_covered(tmp_path, max_overlap):
     spacing = along * (1 - max_overlap) / speed * fps
     indices = [f.index for f in frames]
     assert indices[0] == 0
-    gaps = np.diff(indices)  # the first frame at or after the spacing, give or take float noise
+    assert indices[-1] == info.frame_count - 1  # the end, which shows new ground, is taken
+    gaps = np.diff(indices[:-1])  # the first frame at or after the spacing, give or take noise
     assert len(gaps) >= 5 and (gaps >= spacing - 1e-6).all() and (gaps <= spacing + 1.01).all()
     assert len(indices) == len(plan_frames(info, track, t0, loc, max_overlap))
     for f in frames:
@@ -230,7 +231,8 @@ def test_turning_descending_and_looking_at_the_sky():
     info = VideoInfo("v.mp4", 10.0, 200, W, H, 20.0)
     loc = locator()
     turning = hover(20.0, yaw_deg=lambda t: 10.0 * t)  # 45 degrees every 4.5 s
-    assert plan_frames(info, turning, T0, loc) == [0, 45, 90, 135, 180]
+    # every 45 degrees, and the end: its corners, turned since frame 180, show new ground
+    assert plan_frames(info, turning, T0, loc) == [0, 45, 90, 135, 180, 199]
     falling = hover(20.0, alt_rel_m=lambda t: 80.0 - 3.0 * t)  # 80 m down to 23 m
     # the footprint halves at 80/sqrt(2) = 56.6 m and at 40 m, 28.3 m: t = 7.8, 13.3, 17.2 s
     assert plan_frames(info, falling, T0, loc) == pytest.approx([0, 78, 133, 172], abs=1)

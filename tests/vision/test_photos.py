@@ -178,7 +178,7 @@ def test_refusals_name_the_file(tmp_path):
     ]
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"\xff\xd8 not really a jpeg")
-    cases.append((junk, "not an image Pillow can read"))
+    cases.append((junk, "not a JPEG photo"))
     for path, message in cases:
         text = one_line(lambda path=path: read_photo(path))
         assert text.startswith(f"{path}: ") and message in text, text
