@@ -4,8 +4,8 @@
     skyledger sim render TRACK [--world sample|random:SEED] -o FOOTAGE.mp4
                          [--truth TRUTH.geojson] [--camera NAME|FILE] [--fps N] [--size WxH]
                          [--gimbal-pitch DEG] [--offset S] [--duration S] [--json]
-    skyledger sim dataset -o FOLDER [--images N] [--imgsz PX] [--seed S] [--camera NAME|FILE]
-                          [--json]
+    skyledger sim dataset -o FOLDER [--images N] [--imgsz PX] [--frame-width PX] [--seed S]
+                          [--camera NAME|FILE] [--json]
 
 Frame 0 is the track's first airborne sample (``--offset S``: ``S`` seconds after the
 track's first sample); the footage runs to the last airborne sample or for ``--duration``.
@@ -122,6 +122,13 @@ def add_commands(sub: Any) -> None:
     d.add_argument("-o", "--output", required=True, metavar="FOLDER", help="a new folder")
     d.add_argument("--images", type=_count, default=2000, metavar="N", help="how many (2000)")
     d.add_argument("--imgsz", type=_count, default=640, metavar="PX", help="image side (640)")
+    d.add_argument(
+        "--frame-width",
+        type=_count,
+        default=1920,
+        metavar="PX",
+        help="pixel scale: that of footage this wide, as the detector will see it (1920)",
+    )
     d.add_argument("--seed", type=_count0, default=0, metavar="S", help="world seed (0)")
     d.add_argument(
         "--camera", default=DEFAULT_CAMERA, help=f"preset name or .json (default {DEFAULT_CAMERA})"
@@ -152,7 +159,15 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         raise CommandError(f"output folder {str(out.parent)!r} does not exist")
     camera = load_camera(args.camera)
     progress = _Progress(sys.stderr, "images") if not args.json else None
-    result = make_dataset(args.seed, out, args.images, args.imgsz, camera=camera, progress=progress)
+    result = make_dataset(
+        args.seed,
+        out,
+        args.images,
+        args.imgsz,
+        camera=camera,
+        frame_width_px=args.frame_width,
+        progress=progress,
+    )
     if progress is not None:
         progress.close()
     if args.json:

@@ -1,7 +1,8 @@
 """``skyledger vision train|eval``: train and evaluate detection models (work in :mod:`vision.training`).
 
     skyledger vision train --data DATASET --epochs N --imgsz S -o WEIGHTS.pt|.onnx
-                           [--model yolo11n.yaml|START.pt] [--batch B] [--val-fraction F]
+                           [--model yolo11n.yaml|START.pt] [--export-imgsz S] [--batch B]
+                           [--val-fraction F]
                            [--seed N] [--device auto|cpu|0] [--workdir DIR]
     skyledger vision eval  --data DATASET --weights WEIGHTS [--split val|all] [--imgsz S]
                            [--val-fraction F] [--device auto|cpu|0] [--json]
@@ -49,6 +50,13 @@ def add_commands(sub: Any) -> None:
         metavar="YAML|PT",
         help="architecture to start from at random (default yolo11n.yaml) or weights to go on from",
     )
+    t.add_argument(
+        "--export-imgsz",
+        type=int,
+        metavar="S",
+        help="default inference size of the weights (default: --imgsz); train on crops at "
+        "the scale of frames this size across",
+    )
     t.add_argument("--batch", type=int, default=16, metavar="B")
     t.add_argument("--val-fraction", type=_fraction, default=0.2, metavar="F")
     t.add_argument("--seed", type=int, default=0)
@@ -95,6 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         workdir=Path(args.workdir) if args.workdir else None,
         command=command,
+        export_imgsz=args.export_imgsz,
     )
     print(trained.evaluation.table())
     print(f"trained in {trained.seconds / 60:.1f} min")

@@ -273,6 +273,7 @@ def train(
     device: str = "auto",
     workdir: Path | None = None,
     command: str = "",
+    export_imgsz: int | None = None,
 ) -> Trained:
     """Train a detector on ``data`` (VOC or YOLO folder) and write ``out`` and its card.
 
@@ -280,10 +281,11 @@ def train(
     """
     if epochs < 1:
         raise VisionError(f"epochs {epochs} must be at least 1")
-    if not 32 <= imgsz <= 2048 or imgsz % 32:
-        raise VisionError(f"image size {imgsz} must be a multiple of 32 between 32 and 2048")
     if batch < 1:
         raise VisionError(f"batch {batch} must be at least 1")
+    for what, size in (("image size", imgsz), ("export image size", export_imgsz or imgsz)):
+        if not 32 <= size <= 4096 or size % 32:
+            raise VisionError(f"{what} {size} must be a multiple of 32 between 32 and 4096")
     out = Path(out)
     _check_out(out)
     ul = ultralytics()
@@ -320,7 +322,7 @@ def train(
             device=device,
             workdir=work / "eval",
         )
-        staged = export(best, work / "out" / out.name, imgsz)
+        staged = export(best, work / "out" / out.name, export_imgsz or imgsz)
         write_card(
             staged,
             prepared,
@@ -333,6 +335,7 @@ def train(
             batch=batch,
             seed=seed,
             command=command,
+            export_imgsz=export_imgsz or imgsz,
         )
         sources = [staged.with_suffix(".json"), staged.with_suffix(".md")]
         if staged.suffix.lower() == ".onnx":  # keep the PyTorch weights it was exported from
@@ -346,7 +349,11 @@ def train(
 
 
 def export(best: Path, out: Path, imgsz: int) -> Path:
-    """Copy ``best`` to ``out`` (.pt), or export it to ONNX there (.onnx)."""
+    """Copy ``best`` to ``out`` (.pt), or export it to ONNX there (.onnx).
+
+    The ONNX graph takes any input size (a 16:9 frame is letterboxed to ``imgsz`` across and
+    the multiple of 32 below it, not padded to a square); ``imgsz`` is its default size.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".pt":
         shutil.copyfile(best, out)
@@ -354,7 +361,7 @@ def export(best: Path, out: Path, imgsz: int) -> Path:
     model = ultralytics().YOLO(str(best))
     with warnings.catch_warnings():  # torch warns about tracing and its older exporter
         warnings.simplefilter("ignore")
-        onnx = Path(model.export(format="onnx", imgsz=imgsz, simplify=True, dynamic=False))
+        onnx = Path(model.export(format="onnx", imgsz=imgsz, simplify=True, dynamic=True))
     shutil.move(str(onnx), out)
     return out
 
@@ -381,6 +388,7 @@ def write_card(
         "architecture": settings["model"],
         "epochs": settings["epochs"],
         "imgsz": settings["imgsz"],
+        "inference_imgsz": settings["export_imgsz"],
         "batch": settings["batch"],
         "seed": settings["seed"],
         "train_seconds": round(seconds, 1),
@@ -400,7 +408,8 @@ def write_card(
         f"{prepared.val_images} validation images, the project's own split)\n"
         f"- Command: `{settings['command']}`\n"
         f"- Epochs: {settings['epochs']}, image size {settings['imgsz']}, batch {settings['batch']}, "
-        f"seed {settings['seed']}\n"
+        f"seed {settings['seed']}; inference image size {settings['export_imgsz']} "
+        "(the model is convolutional: trained on crops at the scale it sees there)\n"
         f"- Training time: {seconds / 60:.1f} min on {facts['machine']}\n"
         f"- Software: {facts['software']}\n\n"
         "## Validation metrics\n\n```\n" + evaluation.table() + "\n```\n"
