@@ -75,6 +75,8 @@ from sim.world import World  # noqa: E402
 from vision.detector import Box, Detector, load_detector  # noqa: E402
 from vision.errors import VisionError  # noqa: E402
 from vision.pipeline import Inspection, detect_footage  # noqa: E402
+from vision.score import MATCH_RADIUS_M, TrueDefect  # noqa: E402
+from vision.score import score as match  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "vision" / "models"
@@ -87,7 +89,6 @@ ALT_M = 40.0
 SPEED_MS = 5.0
 FPS = 30.0
 SPEED_IMGSZ = 640
-MATCH_M = 2.0
 #: Targets of issue 5.
 ONNX_TARGET = 1.5
 WALL_TARGET = 0.25
@@ -422,23 +423,10 @@ class Scored:
 
 
 def score(world: World, inspection: Inspection, seen: set[str], wall_s: float) -> Scored:
-    """Reported defects matched one to one to the truth seen: same class, within 2 m,
-    nearest pairs first."""
-    pairs = []
-    truth = [d for d in world.defects if d.id in seen]
-    for k, d in enumerate(inspection.defects):
-        x, y = world.frame.to_local(d.lon, d.lat)
-        for t in truth:
-            gap = math.hypot(float(x) - t.x_m, float(y) - t.y_m)
-            if d.cls == t.kind and gap <= MATCH_M:
-                pairs.append((gap, t.id, k))
-    found: dict[str, float] = {}
-    used: set[int] = set()
-    for gap, ident, k in sorted(pairs):
-        if ident not in found and k not in used:
-            found[ident] = gap
-            used.add(k)
-    return Scored(inspection, wall_s, found, len(truth))
+    """Reported defects matched one to one to the truth seen (:func:`vision.score.score`)."""
+    truth = [TrueDefect(t.id, t.cls, t.lon, t.lat) for t in world.truth() if t.id in seen]
+    got = match(inspection.defects, truth, world.frame, MATCH_RADIUS_M)
+    return Scored(inspection, wall_s, got.matched, got.truth)
 
 
 def part_b(args: argparse.Namespace, work: Path, world: World) -> None:
@@ -505,7 +493,7 @@ def part_b(args: argparse.Namespace, work: Path, world: World) -> None:
         f"Truth: {len(seen)} of the world's {len(world.defects)} defects are in view "
         f"(half their box or more inside a frame). Detector: {label}; loaded in {load_s:.1f} s "
         "(not counted). A reported defect matches a truth defect of its class within "
-        f"{MATCH_M:g} m, one to one. Wall time: detect_footage from the file to the redacted "
+        f"{MATCH_RADIUS_M:g} m, one to one. Wall time: detect_footage from the file to the redacted "
         "defect list, decoding included. Baseline: every-frame processing in the same run.\n"
     )
     print("| measure | coverage-based | every frame (baseline) | target | met |")

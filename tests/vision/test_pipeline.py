@@ -12,6 +12,7 @@ the redacted pictures.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import statistics
@@ -37,6 +38,7 @@ from vision.dedup import Defect
 from vision.detector import Box
 from vision.errors import VisionError
 from vision.pipeline import Inspection, detect_footage, detect_photos
+from vision.score import TrueDefect, score
 
 CAMERA = PRESETS["mavic3-enterprise"]
 HOME = (149.165230, -35.363261)
@@ -164,25 +166,12 @@ def flight(tmp_path_factory: pytest.TempPathFactory) -> Flight:
 
 
 def matches(world: World, defects: Iterable[Defect], seen: set[str], within_m: float = 2.0):
-    """Each truth defect seen, matched one to one with the nearest reported defect of its
-    class within ``within_m``: {truth id: (defect, distance)}."""
-    pairs = []
+    """Each truth defect seen, matched one to one with a reported defect of its class within
+    ``within_m`` (:func:`vision.score.score`): {truth id: (defect, distance)}."""
     defects = list(defects)
-    for mark in world.defects:
-        if mark.id not in seen:
-            continue
-        for k, d in enumerate(defects):
-            x, y = FRAME.point_to_local(d.lon, d.lat)
-            dist = math.hypot(x - mark.x_m, y - mark.y_m)
-            if d.cls == mark.kind and dist <= within_m:
-                pairs.append((dist, mark.id, k))
-    out: dict[str, tuple[Defect, float]] = {}
-    used: set[int] = set()
-    for dist, ident, k in sorted(pairs):
-        if ident not in out and k not in used:
-            out[ident] = (defects[k], dist)
-            used.add(k)
-    return out
+    truth = [TrueDefect(t.id, t.cls, t.lon, t.lat) for t in world.truth() if t.id in seen]
+    got = score(defects, truth, world.frame, within_m)
+    return {i: (defects[got.found_by[i]], gap) for i, gap in got.matched.items()}
 
 
 def check_against_truth(inspection: Inspection, flight: Flight, seen: set[str]) -> list[float]:
@@ -430,3 +419,26 @@ def test_a_photo_without_heading_is_refused_before_any_detection(tmp_path: Path)
 
     with pytest.raises(VisionError, match=r"a\.jpg: no camera heading"):
         detect_photos(tmp_path, CAMERA, Never(), redactor=KeepRedactor())
+
+
+def test_score_matches_one_to_one_nearest_first_by_class():
+    truth = [TrueDefect("a", "crack", *FRAME.point_to_wgs84(0.0, 0.0)),
+             TrueDefect("b", "crack", *FRAME.point_to_wgs84(1.5, 0.0)),
+             TrueDefect("c", "rust", *FRAME.point_to_wgs84(10.0, 0.0))]  # fmt: skip
+
+    @dataclasses.dataclass
+    class Found:
+        cls: str
+        lon: float
+        lat: float
+
+    found = [Found("crack", *FRAME.point_to_wgs84(1.2, 0.0)),  # nearer b than a
+             Found("crack", *FRAME.point_to_wgs84(0.4, 0.0)),
+             Found("crack", *FRAME.point_to_wgs84(10.0, 0.0)),  # rust's place, wrong class
+             Found("rust", *FRAME.point_to_wgs84(13.0, 0.0))]  # beyond 2 m  # fmt: skip
+    got = score(found, truth, FRAME)
+    assert got.found_by == {"b": 0, "a": 1}
+    assert got.matched["b"] == pytest.approx(0.3, abs=1e-6)
+    assert (got.recall, got.precision) == pytest.approx((2 / 3, 2 / 4))
+    assert got.median_error_m == pytest.approx(0.35, abs=1e-6)
+    assert score(found, truth, FRAME, radius_m=3.5).matched.keys() == {"a", "b", "c"}
