@@ -10,7 +10,14 @@ as ``skyledger plan ...``; the demo only builds the command lines.
 Each plan is then checked, as ``skyledger check`` does, against the sample city's zones
 (:data:`ZONES_FILE`) under the EU open-category rules for a school-day morning three or
 more days ahead (a Tuesday, 09:00-12:00 in Canberra), and each one that is not
-approved is repaired with ``--fix`` into ``NAME-fixed.json`` and checked again.
+approved is repaired with ``--fix`` into ``NAME-fixed.json`` and checked again. Approved
+plans are flown (ArduPilot SITL when a binary is found, else the built-in vehicle) and the
+track compared with the plan.
+
+Each flight's footage of the synthetic world is then rendered (``skyledger sim render``,
+:data:`FOOTAGE_SIZE` at :data:`FOOTAGE_FPS` frames a second) and searched for defects with the
+shipped model (``skyledger detect``, report included); the defects found are scored against
+the defects the footage shows (:mod:`vision.score`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ DEFAULT_CAMERA = "mavic3-enterprise"
 CITY_FILE = "sample_city.geojson"
 ZONES_FILE = "sample_zones.geojson"
 CITY_TIME_ZONE = "Australia/Sydney"
+#: The demo's footage: the pixel scale the shipped model works at (1280 across), at a frame
+#: rate that keeps rendering to a few minutes (frames are chosen by ground covered anyway).
+FOOTAGE_SIZE = "1280x720"
+FOOTAGE_FPS = 5
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class DemoResult:
     check: checks.CheckRun | None = None
     flight: Any = None  # api.flights.Flown, when the checked plan was flown
     conformance: Any = None  # compliance.conform.Conformance of that flight
+    inspection: dict[str, Any] | None = None  # footage rendered and searched for defects
 
 
 def command_line(feature: dict[str, Any], city: Path, out: Path, camera: str) -> list[str]:
@@ -139,8 +151,11 @@ def fly_all(results: Sequence[DemoResult], out: Path) -> list[DemoResult]:
     return flown
 
 
-def run_demo(out: Path, camera: str = DEFAULT_CAMERA) -> list[DemoResult]:
-    """Plan every sample-city asset into ``out`` (created) in every format; return what was made."""
+def run_demo(
+    out: Path, camera: str = DEFAULT_CAMERA, inspect: bool = True, weights: str | None = None
+) -> list[DemoResult]:
+    """Plan every sample-city asset into ``out`` (created) in every format, check, fly and
+    (``inspect``) look for defects in each flight's footage; return what was made."""
     from mission.assets import sample_city
     from mission.formats import EXTENSIONS
 
@@ -161,7 +176,60 @@ def run_demo(out: Path, camera: str = DEFAULT_CAMERA) -> list[DemoResult]:
             files += commands.write_plan(plan, out / f"{name}{ext}", analysis)
         metrics, _warnings = commands.measure(plan, analysis)
         results.append(DemoResult(feature["properties"]["name"], metrics, tuple(files)))
-    return fly_all(check_all(results, out), out)
+    flown = fly_all(check_all(results, out), out)
+    return inspect_all(flown, out, weights) if inspect else flown
+
+
+def _run(argv: list[str]) -> dict[str, Any]:
+    """Run a ``skyledger`` command as its parser and function would; return its JSON."""
+    import contextlib
+    import io
+
+    args = cli.parse_args(argv)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        args.func(args)
+    result: dict[str, Any] = json.loads(printed.getvalue())
+    return result
+
+
+def inspect_all(
+    results: Sequence[DemoResult],
+    out: Path,
+    weights: str | None = None,
+    size: str = FOOTAGE_SIZE,
+    fps: float = FOOTAGE_FPS,
+) -> list[DemoResult]:
+    """Render each flight's footage, find its defects (with ``weights``, default the shipped
+    model) and score them against the truth."""
+    from sim.world import World
+    from vision.score import points_from_geojson, score
+
+    world = World.sample()
+    done = []
+    for r in results:
+        track = out / f"{r.asset}-track.csv"
+        if r.flight is None or r.flight.result.track is None:
+            done.append(r)
+            continue
+        video, truth = out / f"{r.asset}.mp4", out / f"{r.asset}-truth.geojson"
+        found, report = out / f"{r.asset}-defects.geojson", out / f"{r.asset}-report.html"
+        print(f"rendering and inspecting the {r.asset} footage ...", file=sys.stderr)
+        rendered = _run(["sim", "render", str(track), "--world", "sample", "-o", str(video),
+                         "--truth", str(truth), "--size", size, "--fps", str(fps),
+                         "--json"])  # fmt: skip
+        detected = _run(["detect", str(video), "--track", str(track), "-o", str(found),
+                         "--report", str(report), "--json"]
+                        + (["--weights", weights] if weights else []))  # fmt: skip
+        got = score(
+            points_from_geojson(json.loads(found.read_text())),
+            points_from_geojson(json.loads(truth.read_text())),
+            world.frame,
+        )
+        summary = {"render": rendered, "detect": detected, "score": got, "size": size,
+                   "fps": fps}  # fmt: skip
+        done.append(replace(r, inspection=summary))
+    return done
 
 
 def report(results: Sequence[DemoResult], out: Path) -> str:
@@ -201,7 +269,40 @@ def report(results: Sequence[DemoResult], out: Path) -> str:
         f"{commands.table(rows, header)}\n\n"
         f"{sum(len(r.files) for r in results)} files ({exts}) in {out}/; the assets are in "
         f"{out / CITY_FILE}.\nTry: skyledger plan info {example}\n\n{verdicts(results, out)}"
-        f"\n\n{flights_table(results, out)}"
+        f"\n\n{flights_table(results, out)}\n\n{inspections_table(results, out)}"
+    )
+
+
+def inspections_table(results: Sequence[DemoResult], out: Path) -> str:
+    """The inspection table: frames looked at, defects found, scored against the truth."""
+    rows = []
+    for r in results:
+        if r.inspection is None:
+            continue
+        render, detect, got = r.inspection["render"], r.inspection["detect"], r.inspection["score"]
+        error = "-" if not got.matched else f"{got.median_error_m:.2f} m"
+        rows.append(
+            (
+                r.asset,
+                f"{detect['frames_processed']} of {render['frames']}",
+                str(detect["defects"]),
+                str(got.truth),
+                f"{len(got.matched)} ({got.recall:.0%})" if got.truth else "0",
+                error,
+                str(detect["redacted_regions"]),
+            )
+        )
+    if not rows:
+        return ""
+    header = ("asset", "frames looked at", "defects", "in view", "found", "median error",
+              "redacted")  # fmt: skip
+    example = next(r.asset for r in results if r.inspection is not None)
+    first = next(r.inspection for r in results if r.inspection is not None)
+    return (
+        f"Footage rendered at {first['size']}, {first['fps']:g} fps, searched with "
+        f"{first['detect']['weights']}; defects in {out}/NAME-defects.geojson, reports in NAME-report.html:\n"
+        f"{commands.table(rows, header)}\n"
+        f"Open: {out / example}-report.html"
     )
 
 
@@ -280,10 +381,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR")
     parser.add_argument("--camera", default=DEFAULT_CAMERA, help="a preset camera name")
+    parser.add_argument("--weights", help="detection weights (default: the shipped model)")
     args = parser.parse_args(argv)
 
     def action() -> int:
-        results = run_demo(args.out, args.camera)
+        results = run_demo(args.out, args.camera, weights=args.weights)
         print(report(results, args.out))
         return 0
 

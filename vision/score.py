@@ -16,7 +16,7 @@ from typing import Any
 
 from mission.geodesy import LocalFrame
 
-__all__ = ["MATCH_RADIUS_M", "Score", "TrueDefect", "score", "truth_from_geojson"]
+__all__ = ["MATCH_RADIUS_M", "Score", "TrueDefect", "points_from_geojson", "score"]
 
 #: A reported defect farther than this from a true one of its class does not find it.
 MATCH_RADIUS_M = 2.0
@@ -82,8 +82,9 @@ def score(
     return Score(matched, len(truth), len(found), found_by)
 
 
-def truth_from_geojson(doc: Any) -> list[TrueDefect]:
-    """The defects of a truth GeoJSON (Points with ``id`` and ``class`` properties)."""
+def points_from_geojson(doc: Any) -> list[TrueDefect]:
+    """The defects of a GeoJSON of Points with ``class`` and ``id`` properties: a truth file
+    (``skyledger sim render --truth``) or a defect list (``skyledger detect -o``)."""
     out = []
     for n, f in enumerate(doc.get("features", []) if isinstance(doc, dict) else []):
         props = f.get("properties") or {}

@@ -21,7 +21,7 @@ FESTIVAL = ["--start", "2026-12-05T10:00+11:00", "--duration", "60", "--now", "2
 def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every sample-city plan in every format, and the sample zones."""
     out = tmp_path_factory.mktemp("city")
-    demo.run_demo(out)
+    demo.run_demo(out, inspect=False)
     (out / "zones.geojson").write_text(sample_zones_text())
     (out / "broken-zones.json").write_text('{"UASZoneList": [{"identifier": "X1"}]}')
     return out
