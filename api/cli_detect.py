@@ -3,6 +3,7 @@
 
     skyledger detect FOOTAGE --track TRACK [--camera NAME|FILE] [--weights W]
                      [--offset S | --align takeoff|camera] [--gimbal-pitch DEG]
+                     [--distortion K1,K2,P1,P2[,K3]]
                      [--imgsz N] [--conf C] [--slice PX] [--max-overlap F] [--every-frame]
                      [--device auto|cpu|cuda] [--redact-plates]
                      -o DEFECTS.geojson [--report REPORT.html] [--json]
@@ -60,6 +61,15 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _coefficients(text: str) -> tuple[float, ...]:
+    values = tuple(_number(part) for part in text.split(","))
+    if len(values) not in (4, 5):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be 4 or 5 comma-separated numbers: k1,k2,p1,p2[,k3]"
+        )
+    return values
+
+
 def _whole(text: str) -> int:
     try:
         return int(text)
@@ -109,6 +119,12 @@ def add_commands(sub: Any) -> None:
         default=-90.0,
         metavar="DEG",
         help="camera pitch where the track has none (default -90, straight down)",
+    )
+    p.add_argument(
+        "--distortion",
+        type=_coefficients,
+        metavar="K1,K2,P1,P2[,K3]",
+        help="the lens's distortion (OpenCV's model), removed before placing (default: none)",
     )
     p.add_argument(
         "--imgsz", type=_whole, metavar="N", help="network input size (default: the model's)"
@@ -280,6 +296,7 @@ def run(args: argparse.Namespace, stderr: TextIO | None = None) -> tuple[Inspect
                 redactor=redactor,
                 progress=progress,
                 gimbal_pitch_deg=args.gimbal_pitch,
+                distortion=args.distortion,
             )
         else:
             assert track is not None  # _check saw to it
@@ -295,6 +312,7 @@ def run(args: argparse.Namespace, stderr: TextIO | None = None) -> tuple[Inspect
                 redactor=redactor,
                 progress=progress,
                 gimbal_pitch_deg=args.gimbal_pitch,
+                distortion=args.distortion,
             )
     finally:
         bar.close()

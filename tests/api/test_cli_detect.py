@@ -239,6 +239,8 @@ BAD: list[tuple[str, Any, str]] = [
      "does not exist"),
     ("offset for photos", lambda d, v, c: [d, "--offset", "3"], "for video footage"),
     ("bad overlap", lambda d, v, c: [v, "--track", c, "--max-overlap", "1.5"], "within 0 to < 1"),
+    ("distortion", lambda d, v, c: [v, "--track", c, "--distortion", "0.1,0"],
+     "must be 4 or 5 comma-separated numbers"),
 ]  # fmt: skip
 
 
