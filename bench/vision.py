@@ -67,10 +67,11 @@ sys.path[:] = [
 
 from mission.camera import PRESETS  # noqa: E402
 from mission.optics import CameraPose, Intrinsics  # noqa: E402
-from mission.track import Track, TrackSample, track_to_csv  # noqa: E402
+from mission.track import Track, track_to_csv  # noqa: E402
 from sim.errors import SimError  # noqa: E402
 from sim.marks import DEFECT_CLASSES  # noqa: E402
 from sim.render import RenderResult, defect_boxes, render_track, render_view, track_pose  # noqa: E402
+from sim.tours import tour_track  # noqa: E402
 from sim.world import World  # noqa: E402
 from vision.detector import Box, Detector, load_detector  # noqa: E402
 from vision.errors import VisionError  # noqa: E402
@@ -280,71 +281,6 @@ def part_a(args: argparse.Namespace, work: Path, world: World) -> None:
 # --- (b) a rendered flight ------------------------------------------------------------------
 
 
-def defect_tour(world: World, length_m: float, lead_m: float = 20.0) -> np.ndarray:
-    """A route (local x, y) of ``length_m`` through the world's defects.
-
-    From each defect in turn, the greedy nearest-neighbour tour of all defects is straightened
-    (points within 8 m of a leg dropped: the footprint is ~56 m across at 40 m) and scored by
-    the defects within 20 m of its first ``length_m``; the best is flown, starting ``lead_m``
-    before its first defect, and flown back and forth when shorter than asked.
-    """
-    from shapely import get_coordinates
-    from shapely.geometry import LineString, MultiPoint
-    from shapely.ops import substring
-
-    pts = np.array([(d.x_m, d.y_m) for d in world.defects], dtype=float)
-    if len(pts) < 2:
-        raise SimError(f"world {world.name!r} has {len(pts)} defects; the flight needs 2 or more")
-    dist = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1])
-    targets = MultiPoint(pts)
-    best: tuple[int, LineString] | None = None
-    for first in range(len(pts)):
-        order, left = [first], np.ones(len(pts), bool)
-        left[first] = False
-        while left.any():
-            nxt = int(np.argmin(np.where(left, dist[order[-1]], np.inf)))
-            order.append(nxt)
-            left[nxt] = False
-        coords = get_coordinates(LineString(pts[order]).simplify(8.0))
-        lead = coords[0] - coords[1]
-        coords = np.vstack([coords[0] + lead / np.hypot(*lead) * lead_m, coords])
-        while LineString(coords).length < length_m:  # there and back again
-            coords = np.vstack([coords, coords[-2::-1]])
-        line = substring(LineString(coords), 0.0, length_m)
-        near = line.buffer(20.0)
-        score = sum(near.contains(p) for p in targets.geoms)
-        if best is None or score > best[0]:
-            best = (score, line)
-    assert best is not None
-    return get_coordinates(best[1])
-
-
-def flight_track(world: World, seconds: float, step_s: float = 0.5) -> Track:
-    """A nadir flight at 40 m and 5 m/s along :func:`defect_tour`, heading along the path."""
-    from shapely.geometry import LineString
-
-    line = LineString(defect_tour(world, SPEED_MS * (seconds + 2.0)))
-    samples = []
-    n = math.floor(line.length / SPEED_MS / step_s)
-    for i in range(n + 1):
-        along = i * step_s * SPEED_MS
-        here = line.interpolate(along)
-        ahead = line.interpolate(min(along + 0.5, line.length))
-        behind = line.interpolate(max(along - 0.5, 0.0))
-        a, b = (here, ahead) if ahead.distance(here) > 0.1 else (behind, here)
-        yaw = math.degrees(math.atan2(b.x - a.x, b.y - a.y))
-        lon, lat = world.frame.to_wgs84(here.x, here.y)
-        samples.append(
-            TrackSample(
-                START + timedelta(seconds=i * step_s), float(lon), float(lat), ALT_M,
-                alt_amsl_m=HOME_AMSL_M + ALT_M, roll_deg=0.0, pitch_deg=0.0, yaw_deg=yaw,
-                ground_speed_ms=SPEED_MS, gimbal_pitch_deg=-90.0,
-            )
-        )  # fmt: skip
-    home = (world.home[0], world.home[1], HOME_AMSL_M)
-    return Track(tuple(samples), home=home, source="bench-flight.csv")
-
-
 class TruthDetector:
     """FAKE detector: the true defects each decoded frame of the footage shows.
 
@@ -432,7 +368,8 @@ def score(world: World, inspection: Inspection, seen: set[str], wall_s: float) -
 def part_b(args: argparse.Namespace, work: Path, world: World) -> None:
     seconds = 30.0 if args.quick else 60.0 * args.minutes
     size = (640, 360) if args.quick else (1920, 1080)
-    track = flight_track(world, seconds)
+    track = tour_track(world, seconds, start=START, altitude_m=ALT_M, speed_ms=SPEED_MS,
+                       home_amsl_m=HOME_AMSL_M)  # fmt: skip
     (work / "flight.csv").write_text(track_to_csv(track))
     video = work / "flight.mp4"
     say(f"(b) rendering {seconds:g} s of {size[0]}x{size[1]} footage at {FPS:g} fps ...")
