@@ -161,11 +161,19 @@ def merge(
     *,
     gate_floor_m: float = GATE_FLOOR_M,
     gate_cap_m: float = GATE_CAP_M,
+    shared_error_m: float = 0.0,
 ) -> list[Defect]:
-    """Distinct defects from sightings (see the module for the rule), ordered by time."""
+    """Distinct defects from sightings (see the module for the rule), ordered by time.
+
+    ``shared_error_m`` is the part of every sighting's error that all of them share (the
+    aircraft's position error over one flight): averaging many sightings does not reduce it,
+    so a defect's error never falls below it.
+    """
     items = list(sightings)
     for i, s in enumerate(items):
         _check(i, s)
+    if not (math.isfinite(shared_error_m) and shared_error_m >= 0):
+        raise VisionError(f"shared error {shared_error_m!r} m is not usable; give a distance >= 0")
     if gate_m is not None and not (math.isfinite(gate_m) and gate_m > 0):
         raise VisionError(f"gate {gate_m!r} m is not usable; give a distance > 0 or None")
     if not (0 < gate_floor_m <= gate_cap_m):
@@ -188,7 +196,8 @@ def merge(
     for cls in sorted(by_class):
         groups.extend(_group_class(by_class[cls], gate, widest))
     return sorted(
-        (_defect(g, frame) for g in groups), key=lambda d: (d.time_s, d.cls, d.x_m, d.y_m)
+        (_defect(g, frame, shared_error_m) for g in groups),
+        key=lambda d: (d.time_s, d.cls, d.x_m, d.y_m),
     )
 
 
@@ -245,7 +254,20 @@ def _group_class(
         groups[pair[0]].absorb(groups.pop(pair[1]))
 
 
-def _defect(group: _Group, frame: LocalFrame) -> Defect:
+def _error(group: _Group, shared_m: float) -> float:
+    """The fused error with ``shared_m`` of every sighting's error counted once, not averaged
+    away: sqrt(shared² + the fused error of what is left of each)."""
+    if shared_m <= 0.0:
+        return group.error
+    birge = group.error * math.sqrt(group.sw)  # the scatter's inflation, >= 1
+    own = sum(
+        1.0 / max(max(s.error_m, MIN_ERROR_M) ** 2 - shared_m**2, MIN_ERROR_M**2)
+        for s in group.members
+    )
+    return math.sqrt(shared_m**2 + birge**2 / own)
+
+
+def _defect(group: _Group, frame: LocalFrame, shared_m: float = 0.0) -> Defect:
     best = max(group.members, key=lambda s: (s.crop is not None, s.confidence, -s.time_s))
     x, y = group.x, group.y
     lon, lat = frame.point_to_wgs84(x, y)
@@ -256,7 +278,7 @@ def _defect(group: _Group, frame: LocalFrame) -> Defect:
         lat=lat,
         x_m=x,
         y_m=y,
-        error_m=group.error,
+        error_m=_error(group, shared_m),
         sightings=len(group.members),
         time_s=best.time_s,
         frame_index=best.frame_index,

@@ -333,12 +333,14 @@ def _finish(
     local: LocalFrame,
     redactor: Redacting,
     started: float,
+    uncertainty: Uncertainty,
     **fields: Any,
 ) -> Inspection:
     """Merge the sightings, redact each defect's picture, and make the inspection."""
     timings = run.timings
     start = time.perf_counter()
-    merged = merge(run.sightings, local)
+    # the aircraft's position error is shared by every sighting of one flight (DRMS)
+    merged = merge(run.sightings, local, shared_error_m=math.sqrt(2.0) * uncertainty.horizontal_m)
     timings["merge"] = time.perf_counter() - start
     start = time.perf_counter()
     defects = []
@@ -453,6 +455,7 @@ def detect_footage(
     info = probe_video(video)
     t0 = align(track, info, offset_s=offset_s, mode=align_mode)
     local = local_frame_of(track)
+    uncertainty = uncertainty or Uncertainty()
     locator = Locator(
         camera,
         local,
@@ -460,7 +463,7 @@ def detect_footage(
         info.height,
         distortion=None if distortion is None else tuple(distortion),
         stabilised=stabilised,
-        uncertainty=uncertainty or Uncertainty(),
+        uncertainty=uncertainty,
         default_gimbal_pitch_deg=gimbal_pitch_deg,
     )
 
@@ -490,6 +493,7 @@ def detect_footage(
         local,
         red,
         started,
+        uncertainty,
         frames_total=total,
         source=str(video),
         weights=weights or _weights_name(model),
@@ -547,6 +551,7 @@ def detect_photos(
     for photo in photos:  # refuse a photo without heading or height before any detection
         photo.sample(ground_amsl_m)
     locators: dict[tuple[int, int], Locator] = {}
+    uncertainty = uncertainty or Uncertainty()
 
     def locator_for(w: int, h: int) -> Locator:
         if (w, h) not in locators:
@@ -556,7 +561,7 @@ def detect_photos(
                 w,
                 h,
                 distortion=None if distortion is None else tuple(distortion),
-                uncertainty=uncertainty or Uncertainty(),
+                uncertainty=uncertainty,
                 default_gimbal_pitch_deg=gimbal_pitch_deg,
             )
         return locators[(w, h)]
@@ -577,6 +582,7 @@ def detect_photos(
         local,
         red,
         started,
+        uncertainty,
         frames_total=total,
         source=str(folder),
         weights=weights or _weights_name(model),

@@ -241,3 +241,16 @@ def test_defects_of_different_classes_at_one_place_stay_apart(
     assert sorted(d.cls for d in defects) == sorted(classes)
     assert all(d.sightings == k for d in defects)
     assert all(isinstance(d, Defect) for d in defects)
+
+
+def test_an_error_all_sightings_share_is_not_averaged_away() -> None:
+    """20 sightings of 1.5 m, of which 1.41 m is the aircraft's own position error."""
+    sightings = [_s("crack", 0.01 * i, 0.0, error=1.5, frame=i) for i in range(20)]
+    (alone,) = merge(sightings, FRAME)
+    assert alone.error_m == pytest.approx(1.5 / math.sqrt(20), rel=1e-6)
+    (shared,) = merge(sightings, FRAME, shared_error_m=1.41)
+    own = math.sqrt(1.5**2 - 1.41**2) / math.sqrt(20)
+    assert shared.error_m == pytest.approx(math.sqrt(1.41**2 + own**2), rel=1e-6)
+    assert shared.error_m > 1.41
+    with pytest.raises(VisionError, match="shared error -1"):
+        merge(sightings, FRAME, shared_error_m=-1.0)
