@@ -410,6 +410,10 @@ def guarded(action: Callable[[], int]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``skyledger`` with ``argv`` (default: the process's arguments); return the status."""
+    # FFmpeg and OpenCV print their own warnings about a damaged video before skyledger's one
+    # line says what is wrong; keep them quiet unless the user asked otherwise
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     try:
         args = parse_args(sys.argv[1:] if argv is None else list(argv))
     except SystemExit as exc:  # --help, or a bad argument already reported in one line

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -170,6 +171,16 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     )
     if progress is not None:
         progress.close()
+    made = {  # read by `skyledger vision train` into the model card
+        "command": "skyledger " + " ".join(shlex.quote(a) for a in args.argv),
+        "images": args.images,
+        "imgsz": args.imgsz,
+        "frame_width_px": args.frame_width,
+        "seed": args.seed,
+        "camera": camera.name,
+        "boxes": result.boxes,
+    }
+    (out / "dataset.json").write_text(json.dumps(made, indent=1) + "\n")
     if args.json:
         doc = {
             "data": str(result.data_yaml),

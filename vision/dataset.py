@@ -163,6 +163,7 @@ class Prepared:
     train_images: int
     val_images: int
     instances: dict[str, int]
+    own_split: bool = True  # the project's split (False: the dataset's own, or all for eval)
 
 
 def _images(folder: Path) -> dict[str, Path]:
@@ -231,6 +232,17 @@ def _load_voc(src: Path) -> tuple[dict[str, Annotation], list[str]]:
     return anns, sorted(names)
 
 
+def _labels_folder(images: Path) -> Path:
+    """YOLO's rule: the labels of ``.../images/x/`` are in ``.../labels/x/`` (the last
+    ``images`` in the path; a folder named ``myimages`` is not one)."""
+    parts = list(images.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            return Path(*parts)
+    raise VisionError(f"image folder {images} is not under a folder named 'images' (YOLO layout)")
+
+
 def _load_yolo(src: Path) -> tuple[dict[str, Annotation], list[str], set[str] | None]:
     """A YOLO folder's annotations and names, and its own validation stems if it has a split."""
     import yaml
@@ -266,7 +278,7 @@ def _load_yolo(src: Path) -> tuple[dict[str, Annotation], list[str], set[str] | 
         if not folder.is_dir():
             raise VisionError(f"{folder}: image folder named by {src} does not exist")
         for stem, image in _images(folder).items():
-            label = Path(str(image.parent).replace("images", "labels")) / f"{stem}.txt"
+            label = _labels_folder(image.parent) / f"{stem}.txt"
             w, h = _image_size(image)
             text = label.read_text() if label.is_file() else ""
             if not names:
@@ -325,6 +337,7 @@ def prepare(
                 f"know (it detects {', '.join(names)})"
             )
         names = list(names)
+    own_split = val is None and not all_val
     if all_val:
         val = set(anns)
     elif val is None:
@@ -347,4 +360,6 @@ def prepare(
     lines = [f"path: {out.resolve()}", "train: images/train", "val: images/val", "names:"]
     lines += [f"  {i}: {n}" for i, n in enumerate(names)]
     yaml_path.write_text("\n".join(lines) + "\n")
-    return Prepared(yaml_path, tuple(names), len(anns) - len(val), len(val), counts)
+    return Prepared(
+        yaml_path, tuple(names), len(anns) - len(val), len(val), counts, own_split
+    )

@@ -11,6 +11,7 @@ split.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -159,6 +160,16 @@ def load_model(weights: Path) -> Any:
     return model, [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else list(names)
 
 
+def card_imgsz(weights: Path) -> int | None:
+    """The image size the model card beside ``weights`` says it was trained and validated
+    at (so that ``eval`` reproduces the card), or None without a card."""
+    try:
+        size = json.loads(weights.with_suffix(".json").read_text()).get("imgsz")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return size if isinstance(size, int) and size > 0 else None
+
+
 def trained_imgsz(model: Any, weights: Path) -> int:
     """The image size ``weights`` were trained (.pt) or exported (.onnx) at; 640 if unknown."""
     if weights.suffix.lower() == ".onnx":
@@ -232,7 +243,7 @@ def evaluate(
     if split not in ("val", "all"):
         raise VisionError(f"split {split!r} must be 'val' or 'all'")
     model, names = load_model(weights)
-    size = imgsz or trained_imgsz(model, Path(weights))
+    size = imgsz or card_imgsz(Path(weights)) or trained_imgsz(model, Path(weights))
     with _workdir(workdir) as work:
         prepared = prepare(
             Path(data), work / "dataset", val_fraction, names=names, all_val=split == "all"
@@ -352,7 +363,7 @@ def export(best: Path, out: Path, imgsz: int) -> Path:
     """Copy ``best`` to ``out`` (.pt), or export it to ONNX there (.onnx).
 
     The ONNX graph takes any input size (a 16:9 frame is letterboxed to ``imgsz`` across and
-    the multiple of 32 below it, not padded to a square); ``imgsz`` is its default size.
+    the next multiple of 32 down the side, not padded to a square); ``imgsz`` is its default.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".pt":
@@ -377,11 +388,29 @@ def write_card(
     import torch
 
     ul = ultralytics()
+    provenance = None
+    made_by = Path(settings["data"]) / "dataset.json"  # written by `skyledger sim dataset`
+    if made_by.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            provenance = json.loads(made_by.read_text())
+    start = str(settings["model"])
+    initial = (
+        "random initial weights, no pretraining"
+        if start.endswith((".yaml", ".yml"))
+        else f"continued from {Path(start).name}"
+    )
+    split = (
+        "the project's own split"
+        if prepared.own_split
+        else "the dataset's own train/validation split"
+    )
     facts = {
         "weights": weights.name,
         "task": "detect",
         "classes": list(prepared.names),
         "training_data": str(settings["data"]),
+        "training_data_made_by": provenance,
+        "initial_weights": initial,
         "images": {"train": prepared.train_images, "val": prepared.val_images},
         "instances": prepared.instances,
         "command": settings["command"],
@@ -395,23 +424,40 @@ def write_card(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         + ("CUDA" if torch.cuda.is_available() else "CPU only"),
         "software": f"ultralytics {ul.__version__}, torch {torch.__version__}",
-        "validation": evaluation.to_dict(),
+        "validation": {**evaluation.to_dict(), "weights": weights.name},
     }
     card_json = weights.with_suffix(".json")
     card_json.write_text(json.dumps(facts, indent=2) + "\n")
-    md = weights.with_suffix(".md")
-    md.write_text(
-        f"# Model card: {weights.name}\n\n"
-        f"- Task: object detection, classes {', '.join(prepared.names)}\n"
-        f"- Architecture: {settings['model']} (random initial weights, no pretraining)\n"
+    lines = [
+        f"# Model card: {weights.name}",
+        "",
+        f"- Task: object detection, classes {', '.join(prepared.names)}",
+        f"- Architecture: {settings['model']} ({initial})",
         f"- Training data: {settings['data']} ({prepared.train_images} training and "
-        f"{prepared.val_images} validation images, the project's own split)\n"
-        f"- Command: `{settings['command']}`\n"
-        f"- Epochs: {settings['epochs']}, image size {settings['imgsz']}, batch {settings['batch']}, "
-        f"seed {settings['seed']}; inference image size {settings['export_imgsz']} "
-        "(the model is convolutional: trained on crops at the scale it sees there)\n"
-        f"- Training time: {seconds / 60:.1f} min on {facts['machine']}\n"
-        f"- Software: {facts['software']}\n\n"
-        "## Validation metrics\n\n```\n" + evaluation.table() + "\n```\n"
-    )
+        f"{prepared.val_images} validation images, {split})",
+    ]
+    if provenance:
+        lines.append(f"- Training data made by: `{provenance.get('command', '?')}`")
+    lines += [
+        f"- Command: `{settings['command']}`",
+        f"- Epochs: {settings['epochs']}, image size {settings['imgsz']}, "
+        f"batch {settings['batch']}, seed {settings['seed']}",
+    ]
+    if settings["export_imgsz"] != settings["imgsz"]:
+        lines.append(
+            f"- Inference image size: {settings['export_imgsz']} (the network is convolutional: "
+            "trained on crops at the pixel scale of frames that size across)"
+        )
+    lines += [
+        f"- Training time: {seconds / 60:.1f} min on {facts['machine']}",
+        f"- Software: {facts['software']}",
+        "",
+        f"## Validation metrics ({settings['imgsz']} px)",
+        "",
+        "```",
+        evaluation.table(),
+        "```",
+    ]
+    md = weights.with_suffix(".md")
+    md.write_text("\n".join(lines) + "\n")
     return md

@@ -122,6 +122,9 @@ def test_dataset_writes_yolo_training_data(capsys, tmp_path: Path):
     assert doc["data"] == str(out / "data.yaml") and doc["train_images"] + doc["val_images"] == 5
     assert set(doc["boxes"]) == {"crack", "rust", "spalling", "missing_disc"}
     assert len(list(out.glob("images/*/*.jpg"))) == len(list(out.glob("labels/*/*.txt"))) == 5
+    made = json.loads((out / "dataset.json").read_text())  # for the model card
+    assert made["command"] == f"skyledger sim dataset -o {out} --images 5 --imgsz 128 --seed 2 --json"
+    assert (made["frame_width_px"], made["boxes"]) == (1920, doc["boxes"])
     code, stdout, err = run(capsys, "sim", "dataset", "-o", out, "--images", "5")
     assert code == 2 and "already holds a dataset" in err and err.count("\n") == 1
 

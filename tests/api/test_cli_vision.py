@@ -81,8 +81,11 @@ def test_train_writes_onnx_weights_and_an_honest_card(trained):
     assert card["images"]["train"] + card["images"]["val"] == 12
     assert card["train_seconds"] > 0
     assert {c["name"] for c in card["validation"]["classes"]} <= {"block", "spot"}
+    assert card["initial_weights"] == "random initial weights, no pretraining"
+    assert card["validation"]["weights"] == out.name and card["training_data_made_by"] is None
     text = out.with_suffix(".md").read_text()
-    assert "random initial weights" in text and "mAP50" in text
+    assert "random initial weights" in text and "the project's own split" in text
+    assert "mAP50" in text and "Inference image size" not in text
 
 
 @pytest.mark.slow

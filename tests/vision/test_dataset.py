@@ -93,7 +93,7 @@ def test_prepare_voc_splits_by_name_and_keeps_rare_class_in_both_halves(tmp_path
 def test_prepare_yolo_with_own_split_keeps_it_and_reorders_to_model_names(tmp_path):
     from PIL import Image
 
-    root = tmp_path / "yolo"
+    root = tmp_path / "myimages" / "yolo"  # only the last 'images' folder maps to 'labels'
     for split, n in (("train", 3), ("val", 2)):
         (root / "images" / split).mkdir(parents=True)
         (root / "labels" / split).mkdir(parents=True)
@@ -104,7 +104,8 @@ def test_prepare_yolo_with_own_split_keeps_it_and_reorders_to_model_names(tmp_pa
         "path: .\ntrain: images/train\nval: images/val\nnames:\n  0: crack\n  1: rust\n"
     )
     got = prepare(root, tmp_path / "out", names=["rust", "crack"])
-    assert (got.train_images, got.val_images) == (3, 2)
+    assert (got.train_images, got.val_images, got.own_split) == (3, 2, False)
+    assert got.instances == {"rust": 5, "crack": 0}  # every label found
     label = next((tmp_path / "out" / "labels" / "val").glob("*.txt")).read_text()
     assert label.split()[0] == "0"  # rust is class 0 for this model
     everything = prepare(root, tmp_path / "all", all_val=True)
