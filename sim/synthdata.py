@@ -10,10 +10,10 @@ layout::
     OUT/images/val/000000.jpg     OUT/labels/val/000000.txt
     OUT/data.yaml                 path (absolute), train, val, names
 
-Views keep the pixel scale of the footage :func:`sim.render.render_track` makes (the demo
-camera's focal length at 1920 pixels across, give or take a quarter), so a model trained at
-``imgsz`` on these images suits footage cut into ``imgsz`` tiles (sliced inference) at
-altitudes of 20-60 m. Boxes are the exact projections of each defect's outline
+Views keep the pixel scale of footage ``frame_width_px`` across (the camera's focal length
+at that width, give or take a quarter), so a model trained at ``imgsz`` on these images
+finds defects in whole frames that wide (or in ``imgsz`` tiles of them) at altitudes of
+20-60 m. Boxes are the exact projections of each defect's outline
 (:func:`sim.render.defect_boxes`), clipped to the image; defects with under half their box
 in the image are not labelled. Brightness, contrast, blur, noise and JPEG quality vary per
 image. The same arguments give the same files.
