@@ -41,6 +41,8 @@ PERIODS = {
     "GLOBAL_POSITION_INT": (33, 0.2),
     "MISSION_CURRENT": (42, 1.0),
     "VFR_HUD": (74, 0.5),
+    # where the gimbal points, as ArduPilot reports a mount: the footage locator reads it
+    "MOUNT_STATUS": (158, 0.2),
     "HOME_POSITION": (242, 0.0),
 }
 _BY_ID = {mid: name for name, (mid, _) in PERIODS.items()} | {148: "AUTOPILOT_VERSION"}
@@ -213,6 +215,12 @@ class VehicleProtocol:
             0.0,
             math.radians(b.yaw_rate_dps),
         )
+
+    def _msg_mount_status(self) -> Any:
+        ap = self._ap
+        yaw = round(((ap.gimbal_yaw_deg + 180.0) % 360.0 - 180.0) * 100)
+        # pointing_a is pitch, _b roll, _c yaw, in centidegrees; mode 2: MAVLink targeting
+        return self._mav.mount_status_encode(0, 0, round(ap.gimbal_pitch_deg * 100), 0, yaw, 2)
 
     def _msg_global_position_int(self) -> Any:
         b = self._ap.body

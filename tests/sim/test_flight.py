@@ -93,6 +93,10 @@ def test_each_sample_inspection_flies_as_planned(vehicle: str, plans: dict[str, 
     )
     off = shapely.distance(shapely.points(np.column_stack([x, y])), lanes)
     assert float(off.max()) <= PHOTO_TOLERANCE_M
+    if vehicle == "builtin":  # it reports its gimbal (MOUNT_STATUS); SITL has no mount set up
+        pitches = {p.pitch_deg for p in analysis.photos}
+        at_photos = {round(result.track.at(p.time).gimbal_pitch_deg or 99.0) for p in photos}
+        assert at_photos == {round(v) for v in pitches}
 
 
 def test_the_fence_is_uploaded_and_read_back(vehicle: str, plans: dict[str, Plan]):
