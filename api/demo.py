@@ -382,10 +382,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR")
     parser.add_argument("--camera", default=DEFAULT_CAMERA, help="a preset camera name")
     parser.add_argument("--weights", help="detection weights (default: the shipped model)")
+    parser.add_argument(
+        "--no-footage", action="store_true", help="stop after flying: no rendering, no detection"
+    )
     args = parser.parse_args(argv)
 
     def action() -> int:
-        results = run_demo(args.out, args.camera, weights=args.weights)
+        results = run_demo(args.out, args.camera, inspect=not args.no_footage, weights=args.weights)
         print(report(results, args.out))
         return 0
 

@@ -529,7 +529,7 @@ def test_demo_plans_every_sample_asset_in_every_format(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     out = tmp_path / "demo"
-    assert demo.main(["--out", str(out)]) == 0
+    assert demo.main(["--out", str(out), "--no-footage"]) == 0  # footage: tests/vision
     stdout, err = capsys.readouterr()
     assert "Traceback" not in err
     expected = {
