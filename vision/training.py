@@ -399,6 +399,12 @@ def write_card(
         if start.endswith((".yaml", ".yml"))
         else f"continued from {Path(start).name}"
     )
+    previous = None  # the card of the weights this run went on from
+    if not start.endswith((".yaml", ".yml")):
+        with contextlib.suppress(OSError, ValueError):
+            card = json.loads(Path(start).with_suffix(".json").read_text())
+            keys = ("weights", "command", "epochs", "imgsz", "train_seconds", "previous_training")
+            previous = {k: card.get(k) for k in keys}
     split = (
         "the project's own split"
         if prepared.own_split
@@ -411,6 +417,7 @@ def write_card(
         "training_data": str(settings["data"]),
         "training_data_made_by": provenance,
         "initial_weights": initial,
+        "previous_training": previous,
         "images": {"train": prepared.train_images, "val": prepared.val_images},
         "instances": prepared.instances,
         "command": settings["command"],
@@ -436,6 +443,14 @@ def write_card(
         f"- Training data: {settings['data']} ({prepared.train_images} training and "
         f"{prepared.val_images} validation images, {split})",
     ]
+    chain, total_s = previous, seconds
+    while chain:  # the runs before this one, newest first
+        lines.append(
+            f"- Before this run: `{chain.get('command')}` ({chain.get('epochs')} epochs, "
+            f"{(chain.get('train_seconds') or 0) / 60:.1f} min)"
+        )
+        total_s += chain.get("train_seconds") or 0
+        chain = chain.get("previous_training")
     if provenance:
         lines.append(f"- Training data made by: `{provenance.get('command', '?')}`")
     lines += [
@@ -449,7 +464,8 @@ def write_card(
             "trained on crops at the pixel scale of frames that size across)"
         )
     lines += [
-        f"- Training time: {seconds / 60:.1f} min on {facts['machine']}",
+        f"- Training time: {seconds / 60:.1f} min on {facts['machine']}"
+        + (f" ({total_s / 60:.1f} min with the runs before)" if previous else ""),
         f"- Software: {facts['software']}",
         "",
         f"## Validation metrics ({settings['imgsz']} px)",

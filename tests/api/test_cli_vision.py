@@ -131,3 +131,21 @@ def test_train_refuses_bad_settings_before_any_work(tmp_path, capsys):
         assert main(["vision", "train", "--data", str(data), "--imgsz", "64", *extra]) == 2
         assert message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+@pytest.mark.slow
+def test_training_on_from_weights_says_so_in_the_card(trained, tmp_path):
+    data, first = trained
+    out = tmp_path / "more.pt"
+    argv = ["vision", "train", "--data", str(data), "--epochs", "1", "--imgsz", "64",
+            "--batch", "4", "--device", "cpu", "--model", str(first.with_suffix(".pt")),
+            "-o", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["initial_weights"] == f"continued from {first.stem}.pt"
+    before = card["previous_training"]
+    assert before["weights"] == first.name and before["epochs"] == 1
+    assert before["command"] == json.loads(first.with_suffix(".json").read_text())["command"]
+    text = out.with_suffix(".md").read_text()
+    assert "continued from tiny.pt" in text and "Before this run: `skyledger vision train" in text
+    assert "with the runs before" in text
