@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import os
 import re
 import sys
@@ -49,14 +48,7 @@ class _Parser(argparse.ArgumentParser):
 # --- argument types ---------------------------------------------------------------------------
 
 
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+_float = commands.number_arg
 
 
 def positive(text: str) -> float:

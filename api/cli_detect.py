@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from api.commands import CommandError
+from api.commands import CommandError, number_arg, output_file
 
 if TYPE_CHECKING:
     from vision.pipeline import Inspection
@@ -44,25 +44,15 @@ def default_weights() -> Path:
     return Path(vision.__file__).parent / "models" / DEFAULT_WEIGHTS
 
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
 def _fraction(text: str) -> float:
-    value = _number(text)
+    value = number_arg(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"{text} must be within 0 to < 1 (e.g. 0.5)")
     return value
 
 
 def _coefficients(text: str) -> tuple[float, ...]:
-    values = tuple(_number(part) for part in text.split(","))
+    values = tuple(number_arg(part) for part in text.split(","))
     if len(values) not in (4, 5):
         raise argparse.ArgumentTypeError(
             f"{text!r} must be 4 or 5 comma-separated numbers: k1,k2,p1,p2[,k3]"
@@ -104,7 +94,7 @@ def add_commands(sub: Any) -> None:
     when = p.add_mutually_exclusive_group()
     when.add_argument(
         "--offset",
-        type=_number,
+        type=number_arg,
         metavar="S",
         help="seconds from the track's start to the first frame (negative: --offset=-2)",
     )
@@ -115,7 +105,7 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument(
         "--gimbal-pitch",
-        type=_number,
+        type=number_arg,
         default=-90.0,
         metavar="DEG",
         help="camera pitch where the track has none (default -90, straight down)",
@@ -146,7 +136,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument(
         "--ground-amsl",
-        type=_number,
+        type=number_arg,
         metavar="M",
         help="ground elevation above sea level, for photos without a height above take-off",
     )
@@ -210,23 +200,12 @@ class ProgressBar:
 # --- the command ----------------------------------------------------------------------------
 
 
-def _check_output(path: str, extensions: tuple[str, ...], option: str) -> Path:
-    p = Path(path)
-    if p.suffix.lower() not in extensions:
-        raise CommandError(f"{option} {path!r} must end in {' or '.join(extensions)}")
-    if not p.parent.is_dir():
-        raise CommandError(f"output folder {str(p.parent)!r} does not exist")
-    if p.is_dir():
-        raise CommandError(f"{option} {path!r} is a folder; give a file name")
-    return p
-
-
 def _check(args: argparse.Namespace) -> tuple[Path, Path, Path | None]:
     """The input, the GeoJSON and the report paths, checked before any work."""
-    output = _check_output(args.output, GEOJSON_EXTENSIONS, "-o")
+    output = output_file(args.output, GEOJSON_EXTENSIONS, "-o")
     report = None
     if args.report is not None:
-        report = _check_output(args.report, REPORT_EXTENSIONS, "--report")
+        report = output_file(args.report, REPORT_EXTENSIONS, "--report")
         if report.resolve() == output.resolve():
             raise CommandError(f"--report and -o are the same file {args.report!r}")
     source = Path(args.input)

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.commands import CommandError
+from api.commands import CommandError, output_file
 
 if TYPE_CHECKING:
     from sim.render import RenderResult
@@ -198,25 +198,14 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output(path: str, extensions: tuple[str, ...], option: str) -> Path:
-    p = Path(path)
-    if p.suffix.lower() not in extensions:
-        raise CommandError(f"{option} {path!r} must end in {' or '.join(extensions)}")
-    if not p.parent.is_dir():
-        raise CommandError(f"output folder {str(p.parent)!r} does not exist")
-    if p.is_dir():
-        raise CommandError(f"{option} {path!r} is a folder")
-    return p
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     from api.commands import load_camera, read_bytes
     from mission.track import read_track
     from sim.render import render_track
     from sim.world import World
 
-    video = _output(args.output, VIDEO_EXTENSIONS, "-o")
-    truth = _output(args.truth, TRUTH_EXTENSIONS, "--truth") if args.truth else None
+    video = output_file(args.output, VIDEO_EXTENSIONS, "-o")
+    truth = output_file(args.truth, TRUTH_EXTENSIONS, "--truth") if args.truth else None
     if truth is not None and truth.resolve() == video.resolve():
         raise CommandError("-o and --truth name the same file")
     if args.duration is not None and args.duration <= 0:

@@ -34,6 +34,29 @@ class CommandError(Exception):
     """A bad command-line input found outside :mod:`mission` (a file, an extension, a flag)."""
 
 
+def number_arg(text: str) -> float:
+    """An ``argparse`` type: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def output_file(path: str, extensions: tuple[str, ...], option: str) -> Path:
+    """``path`` as an output file of one of ``extensions`` in an existing folder."""
+    p = Path(path)
+    if p.suffix.lower() not in extensions:
+        raise CommandError(f"{option} {path!r} must end in {' or '.join(extensions)}")
+    if not p.parent.is_dir():
+        raise CommandError(f"output folder {str(p.parent)!r} does not exist")
+    if p.is_dir():
+        raise CommandError(f"{option} {path!r} is a folder; give a file name")
+    return p
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions a command reports in one line as the user's error (exit status 2)."""
     from compliance.errors import ComplianceError
