@@ -319,7 +319,8 @@ def test_closed_connection_is_link_lost() -> None:
         link = Link.connect(fake.url, timeout_s=5)
         fake.stop.set()
         fake.thread.join(5)
-        with pytest.raises(LinkLost, match="closed by the vehicle"):
+        # a close with unread data in the vehicle's socket arrives as a reset, not an EOF
+        with pytest.raises(LinkLost, match="closed by the vehicle|connection lost"):
             for _ in link.messages(5):
                 pass
         link.close()
