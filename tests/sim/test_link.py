@@ -320,7 +320,7 @@ def test_closed_connection_is_link_lost() -> None:
         fake.stop.set()
         fake.thread.join(5)
         # a close with unread data in the vehicle's socket arrives as a reset, not an EOF
-        with pytest.raises(LinkLost, match="closed by the vehicle|connection lost"):
+        with pytest.raises(LinkLost, match=r"closed by the vehicle|connection lost"):
             for _ in link.messages(5):
                 pass
         link.close()
