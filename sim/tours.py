@@ -82,10 +82,10 @@ def tour_track(
         behind = line.interpolate(max(along - 0.5, 0.0))
         a, b = (here, ahead) if ahead.distance(here) > 0.1 else (behind, here)
         yaw = math.degrees(math.atan2(b.x - a.x, b.y - a.y))
-        lon, lat = world.frame.to_wgs84(here.x, here.y)
+        lon, lat = world.frame.point_to_wgs84(here.x, here.y)
         samples.append(
             TrackSample(
-                start + timedelta(seconds=i * step_s), float(lon), float(lat), altitude_m,
+                start + timedelta(seconds=i * step_s), lon, lat, altitude_m,
                 alt_amsl_m=home_amsl_m + altitude_m, roll_deg=0.0, pitch_deg=0.0, yaw_deg=yaw,
                 ground_speed_ms=speed_ms, gimbal_pitch_deg=-90.0,
             )

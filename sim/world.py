@@ -119,8 +119,7 @@ class World:
 
     def lonlat(self, mark: Mark) -> tuple[float, float]:
         """The WGS84 position of a mark's centre."""
-        lon, lat = self.frame.to_wgs84(mark.x_m, mark.y_m)
-        return float(lon), float(lat)
+        return self.frame.point_to_wgs84(mark.x_m, mark.y_m)
 
     def with_mark(
         self,

@@ -136,7 +136,7 @@ def _check_out(out: Path) -> None:
         raise VisionError(f"output folder {out.parent} does not exist")
 
 
-def load_model(weights: Path) -> Any:
+def load_model(weights: Path) -> tuple[Any, list[str]]:
     """Ultralytics' model for ``weights`` (.pt or .onnx) and its class names; one-line
     errors for bad files."""
     weights = Path(weights)
@@ -294,7 +294,8 @@ def train(
         raise VisionError(f"epochs {epochs} must be at least 1")
     if batch < 1:
         raise VisionError(f"batch {batch} must be at least 1")
-    for what, size in (("image size", imgsz), ("export image size", export_imgsz or imgsz)):
+    export_imgsz = export_imgsz or imgsz
+    for what, size in (("image size", imgsz), ("export image size", export_imgsz)):
         if not 32 <= size <= 4096 or size % 32:
             raise VisionError(f"{what} {size} must be a multiple of 32 between 32 and 4096")
     out = Path(out)
@@ -333,7 +334,7 @@ def train(
             device=device,
             workdir=work / "eval",
         )
-        staged = export(best, work / "out" / out.name, export_imgsz or imgsz)
+        staged = export(best, work / "out" / out.name, export_imgsz)
         write_card(
             staged,
             prepared,
@@ -346,7 +347,7 @@ def train(
             batch=batch,
             seed=seed,
             command=command,
-            export_imgsz=export_imgsz or imgsz,
+            export_imgsz=export_imgsz,
         )
         sources = [staged.with_suffix(".json"), staged.with_suffix(".md")]
         if staged.suffix.lower() == ".onnx":  # keep the PyTorch weights it was exported from
