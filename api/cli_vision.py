@@ -57,6 +57,11 @@ def add_commands(sub: Any) -> None:
         help="default inference size of the weights (default: --imgsz); train on crops at "
         "the scale of frames this size across",
     )
+    t.add_argument(
+        "--balance",
+        action="store_true",
+        help="repeat training images that show a rare class (up to 4 times)",
+    )
     t.add_argument("--batch", type=int, default=16, metavar="B")
     t.add_argument("--val-fraction", type=_fraction, default=0.2, metavar="F")
     t.add_argument("--seed", type=int, default=0)
@@ -104,6 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         workdir=Path(args.workdir) if args.workdir else None,
         command=command,
         export_imgsz=args.export_imgsz,
+        balance=args.balance,
     )
     print(trained.evaluation.table())
     print(f"trained in {trained.seconds / 60:.1f} min")

@@ -11,6 +11,11 @@ Both become :func:`prepare`'s layout ``images/{train,val}``, ``labels/{train,val
 the set of classes they show and, within each group, ordered by the SHA-256 of their file name;
 every ``1/val_fraction``-th goes to validation. The split therefore depends on names alone, not
 on the order files are listed, and keeps rare classes in both halves.
+
+``balance`` repeats, in the training list only, the images that show a rare class: each image
+is listed ``ceil(commonest / (2 * count))`` times for its rarest class (at most
+:data:`MAX_REPEAT`), so that a class with few boxes is seen about half as often as the
+commonest one. Validation is never repeated.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from pathlib import Path
 from mission.errors import MissionError
 from mission.kmlxml import parse_xml
 from vision.errors import VisionError
+
+MAX_REPEAT = 4
 
 __all__ = [
     "Annotation",
@@ -164,6 +171,7 @@ class Prepared:
     val_images: int
     instances: dict[str, int]
     own_split: bool = True  # the project's split (False: the dataset's own, or all for eval)
+    repeated: int = 0  # extra training-list entries that ``balance`` added
 
 
 def _images(folder: Path) -> dict[str, Path]:
@@ -300,12 +308,14 @@ def prepare(
     val_fraction: float = 0.2,
     names: Sequence[str] | None = None,
     all_val: bool = False,
+    balance: bool = False,
 ) -> Prepared:
     """Write ``src`` (VOC or YOLO) into ``out`` in the YOLO layout with a train/val split.
 
     ``names`` fixes the class order (a model's, for evaluation): the dataset's classes must
     be among them. ``all_val`` puts every image in validation. Images are hard-linked where
-    the file system allows (copied otherwise); ``out`` is emptied first. Raises
+    the file system allows (copied otherwise); ``out`` is emptied first. ``balance`` repeats
+    the training images of rare classes (see the module's docstring). Raises
     :class:`VisionError` for a folder that is neither layout.
     """
     src = Path(src)
@@ -347,19 +357,42 @@ def prepare(
     if out.exists():
         shutil.rmtree(out)
     counts = {n: 0 for n in names}
+    train_counts = {n: 0 for n in names}
+    placed: dict[str, Path] = {}
     for key, ann in sorted(anns.items()):
         split = "val" if key in val else "train"
         stem = key.replace("/", "__")
-        _place(ann.image, out / "images" / split / f"{stem}{ann.image.suffix.lower()}")
+        placed[key] = out / "images" / split / f"{stem}{ann.image.suffix.lower()}"
+        _place(ann.image, placed[key])
         label = out / "labels" / split / f"{stem}.txt"
         label.parent.mkdir(parents=True, exist_ok=True)
         label.write_text(voc_to_yolo(ann, names))
         for b in ann.boxes:
             counts[b.name] += 1
+            if split == "train":
+                train_counts[b.name] += 1
+    train_entry, repeated = "images/train", 0
+    if balance:
+        listing = []
+        for key, ann in sorted(anns.items()):
+            if key not in val:
+                times = repeats({b.name for b in ann.boxes}, train_counts)
+                listing += [str(placed[key].resolve())] * times
+                repeated += times - 1
+        (out / "train.txt").write_text("\n".join(listing) + "\n")
+        train_entry = "train.txt"
     yaml_path = out / "data.yaml"
-    lines = [f"path: {out.resolve()}", "train: images/train", "val: images/val", "names:"]
+    lines = [f"path: {out.resolve()}", f"train: {train_entry}", "val: images/val", "names:"]
     lines += [f"  {i}: {n}" for i, n in enumerate(names)]
     yaml_path.write_text("\n".join(lines) + "\n")
     return Prepared(
-        yaml_path, tuple(names), len(anns) - len(val), len(val), counts, own_split
+        yaml_path, tuple(names), len(anns) - len(val), len(val), counts, own_split, repeated
     )
+
+
+def repeats(shown: set[str], counts: dict[str, int]) -> int:
+    """How many times ``balance`` lists a training image showing the classes ``shown``, given
+    each class's number of training boxes."""
+    commonest = max(counts.values(), default=0)
+    times = [math.ceil(commonest / (2 * counts[c])) for c in shown if counts.get(c)]
+    return min(MAX_REPEAT, max(times, default=1))

@@ -285,10 +285,12 @@ def train(
     workdir: Path | None = None,
     command: str = "",
     export_imgsz: int | None = None,
+    balance: bool = False,
 ) -> Trained:
     """Train a detector on ``data`` (VOC or YOLO folder) and write ``out`` and its card.
 
-    An ``.onnx`` output also keeps the ``.pt`` it was exported from beside it.
+    An ``.onnx`` output also keeps the ``.pt`` it was exported from beside it. ``balance``
+    repeats the training images of rare classes (:func:`vision.dataset.prepare`).
     """
     if epochs < 1:
         raise VisionError(f"epochs {epochs} must be at least 1")
@@ -302,7 +304,7 @@ def train(
     _check_out(out)
     ul = ultralytics()
     with _workdir(workdir) as work:
-        prepared = prepare(Path(data), work / "dataset", val_fraction)
+        prepared = prepare(Path(data), work / "dataset", val_fraction, balance=balance)
         yolo = ul.YOLO(model)
         started = time.monotonic()
         yolo.train(
@@ -420,6 +422,7 @@ def write_card(
         "initial_weights": initial,
         "previous_training": previous,
         "images": {"train": prepared.train_images, "val": prepared.val_images},
+        "repeated_train_images": prepared.repeated,
         "instances": prepared.instances,
         "command": settings["command"],
         "architecture": settings["model"],
@@ -444,6 +447,11 @@ def write_card(
         f"- Training data: {settings['data']} ({prepared.train_images} training and "
         f"{prepared.val_images} validation images, {split})",
     ]
+    if prepared.repeated:
+        lines.append(
+            f"- Class balance: training images of rare classes repeated ({prepared.repeated} "
+            "extra entries a pass)"
+        )
     chain, total_s = previous, seconds
     while chain:  # the runs before this one, newest first
         lines.append(

@@ -10,7 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vision.dataset import Annotation, LabelBox, prepare, read_voc, voc_to_yolo, yolo_to_voc
+from vision.dataset import (
+    MAX_REPEAT,
+    Annotation,
+    LabelBox,
+    prepare,
+    read_voc,
+    repeats,
+    voc_to_yolo,
+    yolo_to_voc,
+)
 from vision.errors import VisionError
 
 CPLID = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cplid-dev"
@@ -88,6 +97,29 @@ def test_prepare_voc_splits_by_name_and_keeps_rare_class_in_both_halves(tmp_path
         p.name for p in (tmp_path / "out" / "images" / "val").iterdir()
     )
     assert again.val_images == 8
+
+
+def test_balance_repeats_rare_class_images_in_training_only(tmp_path):
+    src = make_voc(tmp_path / "voc", 40)  # 40 insulator boxes, 10 defect boxes
+    plain = prepare(src, tmp_path / "plain")
+    got = prepare(src, tmp_path / "out", balance=True)
+    listing = (tmp_path / "out" / "train.txt").read_text().split()
+    assert "train: train.txt" in got.yaml.read_text()
+    assert (got.train_images, got.val_images) == (plain.train_images, plain.val_images)
+    assert len(set(listing)) == got.train_images
+    assert len(listing) == got.train_images + got.repeated
+    defect_stems = {
+        p.stem
+        for p in (tmp_path / "out" / "labels" / "train").glob("*.txt")
+        if any(line.startswith("0 ") for line in p.read_text().splitlines())
+    }
+    times = math.ceil(got.train_images / (2 * len(defect_stems)))  # one insulator an image
+    assert times >= 2
+    for path in set(listing):
+        expected = times if Path(path).stem in defect_stems else 1
+        assert listing.count(path) == expected, path
+    assert all("/images/train/" in path for path in listing)  # validation never repeated
+    assert repeats({"defect"}, {"defect": 1, "insulator": 1000}) == MAX_REPEAT
 
 
 def test_prepare_yolo_with_own_split_keeps_it_and_reorders_to_model_names(tmp_path):

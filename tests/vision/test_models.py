@@ -71,7 +71,9 @@ def test_synthetic_model_finds_the_defects_of_rendered_footage(tmp_path: Path):
     assert len(truth) >= 8
     inspection = detect_footage(video, track, camera, load_detector(SYNTHETIC))
     got = score(inspection.defects, truth, world.frame)
-    assert got.recall >= RECALL_AT_LEAST, f"missed {sorted({t.id for t in truth} - set(got.matched))}"
+    assert got.recall >= RECALL_AT_LEAST, (
+        f"missed {sorted({t.id for t in truth} - set(got.matched))}"
+    )
     assert got.precision >= PRECISION_AT_LEAST
     assert got.median_error_m <= 1.0
     assert inspection.frames_processed < inspection.frames_total / 5
