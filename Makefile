@@ -18,6 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	-sh scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
