@@ -1,0 +1,137 @@
+"""The service: :func:`create_app` builds the FastAPI application for one :class:`Settings`.
+
+Nothing happens at import. Starting the app (its lifespan) creates the data folder, opens the
+database, applies the Alembic migrations, sweeps half-written uploads, starts the job runner
+and marks jobs that were running when the service last stopped as failed, with the reason.
+
+Every error answer is JSON ``{"detail": "one line"}`` naming the field or value and what is
+valid; domain errors (a plan that cannot be built, a zone file that cannot be read) are 400s
+with the domain's own message, and no request is meant to end in a 500.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("skyledger.api")
+
+#: The route modules under ``api/routes``, each with a ``router`` mounted under ``/api``.
+ROUTE_MODULES = (
+    "users",
+    "assets",
+    "plans",
+    "checks",
+    "approvals",
+    "flights",
+    "footage",
+    "defects",
+    "jobs",
+    "notes",
+)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)] or ["body"]
+    return ".".join(parts)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One line from pydantic's errors: each field and what is wrong with it."""
+    messages = []
+    for error in exc.errors()[:3]:
+        where = _location(error.get("loc", ()))
+        what = str(error.get("msg", "is not valid")).rstrip(".")
+        value = error.get("input")
+        shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r:.60})"
+        messages.append(f"{where}: {what}{shown}")
+    more = len(exc.errors()) - 3
+    return "; ".join(messages) + (f"; and {more} more" if more > 0 else "")
+
+
+def domain_errors() -> tuple[type[Exception], ...]:
+    """The exception types whose message is meant for the user (400)."""
+    from api.auth import AuthError
+    from api.commands import CommandError
+    from compliance.errors import ComplianceError
+    from mission.errors import MissionError
+    from vision.errors import VisionError
+
+    types: list[type[Exception]] = [
+        AuthError,
+        CommandError,
+        ComplianceError,
+        MissionError,
+        VisionError,
+    ]
+    try:
+        from api.storage.errors import StorageError
+
+        types.append(StorageError)
+    except ImportError:  # pragma: no cover - the storage errors module lands with the blobs
+        pass
+    return tuple(types)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The application for ``settings``; nothing is opened until it starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from api.jobs import ThreadJobRunner
+        from api.storage import migrate
+        from api.storage.blobs import BlobStore
+        from api.storage.db import Database
+
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        migrate.upgrade(settings.url)
+        db = Database(settings.url)
+        blobs = BlobStore(settings.blobs_dir)
+        blobs.sweep_temp()
+        jobs = ThreadJobRunner(db, workers=settings.job_workers)
+        jobs.recover()
+        app.state.db, app.state.blobs, app.state.jobs = db, blobs, jobs
+        try:
+            yield
+        finally:
+            jobs.shutdown()
+            db.close()
+
+    app = FastAPI(
+        title="skyledger",
+        version="0.1.0",
+        summary="Plan, check, fly and publish municipal drone inspections in the open",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_message(exc)}, status_code=422)
+
+    for error_type in domain_errors():
+
+        async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=400)
+
+        app.add_exception_handler(error_type, domain_error)
+
+    from api import security
+
+    security.install(app, settings)
+    for name in ROUTE_MODULES:
+        module = importlib.import_module(f"api.routes.{name}")
+        app.include_router(module.router, prefix="/api")
+    return app

@@ -1,0 +1,5 @@
+"""Routes: checks (being written for issue 6)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: defects (being written for issue 6)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

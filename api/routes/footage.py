@@ -1,0 +1,5 @@
+"""Routes: footage (being written for issue 6)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

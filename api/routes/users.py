@@ -1,0 +1,5 @@
+"""Routes: users (being written for issue 6)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
