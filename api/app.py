@@ -131,6 +131,9 @@ def create_app(settings: Settings) -> FastAPI:
     from api import security
 
     security.install(app, settings)
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for name in ROUTE_MODULES:
         module = importlib.import_module(f"api.routes.{name}")
         app.include_router(module.router, prefix="/api")
