@@ -61,28 +61,25 @@ def validation_message(exc: RequestValidationError) -> str:
     return "; ".join(messages) + (f"; and {more} more" if more > 0 else "")
 
 
-def domain_errors() -> tuple[type[Exception], ...]:
-    """The exception types whose message is meant for the user (400)."""
+def domain_errors() -> dict[type[Exception], int]:
+    """The exception types whose message is meant for the user, and their status codes."""
     from api.auth import AuthError
     from api.commands import CommandError
+    from api.storage.errors import BlobNotFound, StorageError, UploadTooLarge
     from compliance.errors import ComplianceError
     from mission.errors import MissionError
     from vision.errors import VisionError
 
-    types: list[type[Exception]] = [
-        AuthError,
-        CommandError,
-        ComplianceError,
-        MissionError,
-        VisionError,
-    ]
-    try:
-        from api.storage.errors import StorageError
-
-        types.append(StorageError)
-    except ImportError:  # pragma: no cover - the storage errors module lands with the blobs
-        pass
-    return tuple(types)
+    return {
+        AuthError: 400,
+        CommandError: 400,
+        ComplianceError: 400,
+        MissionError: 400,
+        VisionError: 400,
+        StorageError: 400,
+        BlobNotFound: 404,
+        UploadTooLarge: 413,
+    }
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -121,11 +118,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_message(exc)}, status_code=422)
 
-    for error_type in domain_errors():
+    statuses = domain_errors()
 
-        async def domain_error(request: Request, exc: Exception) -> JSONResponse:
-            return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=400)
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        status = next((statuses[k] for k in type(exc).__mro__ if k in statuses), 400)
+        return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=status)
 
+    for error_type in statuses:
         app.add_exception_handler(error_type, domain_error)
 
     from api import security
