@@ -35,16 +35,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     """None (SQLite in the data folder) or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         return None
-    from sqlalchemy import create_engine, text
+    from postgres import create_database
 
-    server = request.getfixturevalue("postgres_url")
-    name = f"test_{next(_databases)}"
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return server.rsplit("/", 1)[0] + f"/{name}"
+    return create_database(request.getfixturevalue("postgres_url"), f"test_{next(_databases)}")
 
 
 @pytest.fixture
