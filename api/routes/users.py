@@ -50,7 +50,7 @@ class UserCreate(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=64,
-        pattern=auth.NAME_RE.pattern,
+        pattern=f"^{auth.NAME_RE.pattern}$",
         description="1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
     )
     role: Role
