@@ -14,12 +14,16 @@ PostgreSQL ``integer`` columns at 2**31 - 1): it is a 422 naming the field inste
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import math
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -27,13 +31,17 @@ __all__ = [
     "MAX_ID",
     "IdField",
     "IdPath",
+    "Name",
     "Page",
     "Paging",
     "PagingDep",
+    "answering",
+    "checked_json",
     "fetch_page",
     "get_or_404",
     "not_found",
     "paging",
+    "plain_text",
 ]
 
 #: The largest id any table holds (PostgreSQL ``integer``).
@@ -113,3 +121,69 @@ def fetch_page(
         limit=page.limit,
         offset=page.offset,
     )
+
+
+# --- text and JSON a database can store -------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def plain_text(value: str) -> str:
+    """``value`` when it has no control characters but tab and newlines (PostgreSQL refuses NUL)."""
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (NUL and the like)")
+    return value
+
+
+def _one_line(value: str) -> str:
+    if _LINE_CONTROL.search(value):
+        raise ValueError("must be one line without control characters")
+    return value
+
+
+#: A name: one line, 1..200 characters once stripped.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_one_line),
+]
+
+
+def checked_json(value: Any, field: str, max_bytes: int = 256 * 1024) -> Any:
+    """``value`` when it is JSON a database and a response can hold: finite numbers, text
+    without NUL, at most ``max_bytes`` written out; else a ``ValueError`` naming ``field``."""
+
+    def walk(item: Any, where: str) -> None:
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{where}: {item} is not a finite number")
+        if isinstance(item, str) and "\x00" in item:
+            raise ValueError(f"{where}: text must not contain NUL characters")
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in str(key):
+                    raise ValueError(f"{where}: keys must not contain NUL characters")
+                walk(inner, f"{where}.{key}")
+        elif isinstance(item, list):
+            for i, inner in enumerate(item):
+                walk(inner, f"{where}[{i}]")
+
+    walk(value, field)
+    size = len(json.dumps(value))
+    if size > max_bytes:
+        raise ValueError(f"{field}: {size} bytes of JSON is more than the {max_bytes} allowed")
+    return value
+
+
+# --- turning work errors into answers ---------------------------------------------------------
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    """Turn the work layer's errors (:class:`api.work.errors.WorkError`) into their HTTP answers."""
+    from api.work.errors import WorkError
+
+    try:
+        yield
+    except WorkError as exc:
+        raise HTTPException(exc.status, " ".join(str(exc).split())) from None
