@@ -1,0 +1,167 @@
+"""Finding the defects in a flight's footage, and keeping what was found.
+
+:func:`detect_job` runs :func:`vision.pipeline.detect_footage` as ``skyledger detect``
+does: the flight's stored track, the camera of its plan (``mavic3-enterprise``, the
+command's default, for a flight without one), the shipped synthetic-defects model unless
+other weights are given, the footage's offset when the crew gave one (else frame 0 at
+take-off). The defects GeoJSON (:func:`vision.report.defects_geojson`), the HTML report
+and each defect's crop (already redacted by the pipeline, as JPEG) are stored as blobs
+with their ``files`` rows; an ``inspections`` row and one ``defects`` row per defect
+point at them. Nothing is written until the pipeline has finished, so a failed job leaves
+no inspection behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from api.storage.models import Defect, Flight, Footage, Inspection
+from api.storage.models import File as FileRow
+from api.storage.models import Plan as PlanRow
+from api.work.records import plan_of, store_bytes
+
+if TYPE_CHECKING:
+    from api.jobs import JobContext, Work
+    from api.storage.blobs import BlobStore
+    from api.storage.db import Database
+    from mission.camera import Camera
+
+__all__ = ["DEFAULT_CAMERA", "detect_job", "encode_crop"]
+
+#: The camera of a flight without a plan (``skyledger detect``'s default).
+DEFAULT_CAMERA = "mavic3-enterprise"
+#: JPEG quality of the stored crops.
+CROP_QUALITY = 90
+
+
+def encode_crop(image: Any) -> bytes | None:
+    """A BGR picture as JPEG bytes (None when it cannot be encoded)."""
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, CROP_QUALITY])
+    return bytes(data.tobytes()) if ok else None
+
+
+def _camera(plan_row: PlanRow | None) -> Camera:
+    from mission.camera import PRESETS
+
+    if plan_row is not None:
+        plan = plan_of(plan_row)
+        if plan.camera is not None:
+            return plan.camera
+    return PRESETS[DEFAULT_CAMERA]
+
+
+def detect_job(
+    db: Database, blobs: BlobStore, footage_id: int, weights: Path | None = None
+) -> Work:
+    """The job that finds the defects in footage ``footage_id`` (see the module notes)."""
+
+    def work(ctx: JobContext) -> dict[str, Any]:
+        return _detect(ctx, db, blobs, footage_id, weights)
+
+    return work
+
+
+def _detect(
+    ctx: JobContext, db: Database, blobs: BlobStore, footage_id: int, weights: Path | None
+) -> dict[str, Any]:
+    from api.cli_detect import default_weights
+    from mission.track import read_track
+    from vision.detector import load_detector
+    from vision.pipeline import detect_footage
+    from vision.report import defects_geojson, report_html
+
+    ctx.progress(1, "reading the flight's track")
+    with db.session() as session:
+        footage = session.get(Footage, footage_id)
+        if footage is None:
+            raise ValueError(f"footage {footage_id} does not exist")
+        flight = session.get(Flight, footage.flight_id)
+        if flight is None or flight.track_sha256 is None:
+            raise ValueError(f"flight {footage.flight_id} has no track to place the footage with")
+        plan_row = session.get(PlanRow, flight.plan_id) if flight.plan_id is not None else None
+        camera = _camera(plan_row)
+        file_row = session.get(FileRow, footage.sha256)
+        name = file_row.name if file_row is not None else f"footage-{footage_id}"
+        flight_id, video_sha, offset_s = flight.id, footage.sha256, footage.offset_s
+        track_sha = flight.track_sha256
+    with blobs.open(track_sha) as stored:
+        track = read_track(stored.read(), f"flight-{flight_id}-track.csv")
+    chosen = weights if weights is not None else default_weights()
+    if not chosen.is_file():
+        raise ValueError(f"the detection weights {chosen.name} are not installed on the server")
+
+    def progress(done: int, total: int) -> None:
+        ctx.progress(5 + 85 * done / max(total, 1), f"frame {done} of {total}")
+
+    ctx.progress(3, "probing the footage")
+    try:
+        inspection = detect_footage(
+            blobs.path(video_sha),
+            track,
+            camera,
+            lambda: load_detector(chosen),
+            offset_s=offset_s,
+            progress=progress,
+        )
+    except ValueError as exc:  # the pipeline names the blob's path: name the upload instead
+        raise ValueError(str(exc).replace(str(blobs.path(video_sha)), name)) from None
+    inspection = dataclasses.replace(inspection, source=name)
+    ctx.progress(92, "storing the defects, the report and the crops")
+    geojson = json.dumps(defects_geojson(inspection), indent=1) + "\n"
+    report = report_html(inspection, title=f"Inspection of flight {flight_id}: {name}")
+    with db.session() as session:
+        geojson_sha = store_bytes(
+            session, blobs, geojson.encode(), "application/geo+json",
+            f"flight-{flight_id}-defects.geojson",
+        )  # fmt: skip
+        report_sha = store_bytes(
+            session, blobs, report.encode(), "text/html", f"flight-{flight_id}-report.html"
+        )
+        row = Inspection(
+            flight_id=flight_id,
+            footage_id=footage_id,
+            geojson_sha256=geojson_sha,
+            report_sha256=report_sha,
+            counts=inspection.counts(),
+            job_id=ctx.job_id,
+        )
+        session.add(row)
+        session.flush()
+        for n, found in enumerate(inspection.defects, 1):
+            crop_sha = None
+            data = encode_crop(found.crop) if found.crop is not None else None
+            if data is not None:
+                crop_sha = store_bytes(
+                    session, blobs, data, "image/jpeg", f"flight-{flight_id}-defect-{n}.jpg"
+                )
+            session.add(
+                Defect(
+                    inspection_id=row.id,
+                    flight_id=flight_id,
+                    class_name=found.cls,
+                    confidence=float(found.confidence),
+                    lon=float(found.lon),
+                    lat=float(found.lat),
+                    error_m=float(found.error_m),
+                    sightings=int(found.sightings),
+                    time_s=float(found.time_s),
+                    crop_sha256=crop_sha,
+                )
+            )
+        inspection_id = row.id
+    return {
+        "inspection_id": inspection_id,
+        "flight_id": flight_id,
+        "footage_id": footage_id,
+        "defects": len(inspection.defects),
+        "counts": inspection.counts(),
+        "frames_total": inspection.frames_total,
+        "frames_processed": inspection.frames_processed,
+        "redacted_regions": inspection.redacted_regions,
+        "weights": inspection.weights,
+    }
