@@ -209,11 +209,11 @@ async def read_upload(
     _check_length(request, max_bytes, what)
     boundary = _boundary(request)
     parts = _Parts(blobs, file_field, check, max_bytes, what)
-    parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
     from api.storage.errors import UploadTooLarge
 
     try:
         try:
+            parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
             stream = request.stream()
             async for chunk in stream:
                 if parts.ended:
@@ -263,9 +263,16 @@ async def _flush(parts: _Parts) -> None:
 
 async def _from_form(request: Request, parts: _Parts) -> Upload:
     """The same upload from a form already parsed (the body was read for its CSRF field)."""
+    form = await request.form()
+    try:
+        return await _take_form(form, parts)
+    finally:
+        await form.close()
+
+
+async def _take_form(form: Any, parts: _Parts) -> Upload:
     from starlette.datastructures import UploadFile
 
-    form = await request.form()
     for name, value in form.multi_items():
         if isinstance(value, str):
             if len(value.encode()) > MAX_FIELD_BYTES:

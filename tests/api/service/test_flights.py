@@ -232,6 +232,45 @@ def test_flying_needs_an_approved_plan_and_a_crew(client, headers, deck, monkeyp
         assert session.query(Flight).count() == 0
 
 
+def test_the_whole_chain_through_the_service(client, headers):
+    """Sample asset, plan, check, approval and decision through their routes, then the flight:
+    conformance is held to the approved check's window and rules."""
+    from api.demo import school_day
+
+    crew = headers["crew"]
+    assets = client.post("/api/assets/sample", headers=crew).json()["items"]
+    deck_id = next(a["id"] for a in assets if a["name"] == "bridge-deck")
+    plan = client.post("/api/plans", json={"asset_id": deck_id}, headers=crew).json()
+    start = school_day(datetime.now(UTC))[0]
+    body = {"start": start.isoformat(), "duration_min": 180, "fix": True}
+    checked = client.post(f"/api/plans/{plan['id']}/checks", json=body, headers=crew).json()
+    plan_id = (checked["fixed_plan"] or plan)["id"]
+    check = checked["fixed_check"] or checked["check"]
+    assert check["verdict"] == "APPROVED", check
+    body = {"plan_id": plan_id, "purpose": "deck inspection"}
+    early = client.post("/api/flights", headers=crew, json=body)
+    assert early.status_code == 409
+    asked = client.post(
+        f"/api/plans/{plan_id}/approval-requests", json={"check_id": check["id"]}, headers=crew
+    ).json()
+    decided = client.post(
+        f"/api/approvals/{asked['id']}/decision", json={"approve": True}, headers=headers["admin"]
+    )
+    assert decided.status_code == 200, decided.text
+    answer = client.post("/api/flights", headers=crew, json=body)
+    assert answer.status_code == 202, answer.text
+    done = wait_for_job(client, answer.json()["job"]["id"], crew)
+    assert done["state"] == "succeeded", done
+    flight = client.get(f"/api/flights/{done['result']['flight_id']}", headers=crew).json()
+    assert flight["asset_id"] == deck_id and flight["state"] == "flown"
+    conformance = flight["conformance"]
+    assert conformance["check_id"] == check["id"] and conformance["rules"] == check["rules"]
+    assert datetime.fromisoformat(conformance["window"][0]) == datetime.fromisoformat(
+        check["window_start"]
+    )
+    assert conformance["outside_window_s"] == 0 and flight["conforms"] is True
+
+
 # --- uploads ----------------------------------------------------------------------------------
 
 

@@ -412,3 +412,27 @@ def test_the_shipped_model_finds_defects_in_rendered_footage(client, headers, se
     got = score(points_from_geojson(geojson.json()), truth, world.frame)
     assert len(got.matched) >= max(1, len(truth) // 2), got
     assert got.precision >= 0.5 and got.median_error_m <= 1.5
+
+
+def test_a_browser_form_with_its_csrf_field_is_accepted(client, tokens, flight, clip, fakes):
+    """A signed-in browser sends the CSRF token as a form field: the body is read for it
+    before the route, and the upload is taken from the parsed form with the same checks."""
+    login = client.post("/api/session", data={"token": tokens["crew"]})
+    assert login.status_code == 200, login.text
+    csrf = login.json()["csrf"]
+    before = leftovers(client)
+    wrong = client.post(
+        f"/api/flights/{flight}/footage",
+        files={"file": ("../clip.mp4", clip["video"], "video/mp4")},
+        data={"csrf": csrf},
+    )
+    assert wrong.status_code == 400 and "names a path" in wrong.json()["detail"]
+    assert leftovers(client) == before
+    answer = client.post(
+        f"/api/flights/{flight}/footage",
+        files={"file": ("clip.mp4", clip["video"], "video/mp4")},
+        data={"csrf": csrf, "offset_s": "0"},
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["footage"]["offset_s"] == 0.0
+    assert answer.json()["footage"]["size"] == len(clip["video"])
