@@ -3,7 +3,7 @@
 Every job is a row of the ``jobs`` table, written before the work starts, so a job is never
 lost silently: a job that was queued or running when the service stopped is marked failed
 with :data:`STOPPED_REASON` by :meth:`ThreadJobRunner.recover` when the service starts
-again. :class:`JobRunner` is the small interface routes use; :class:`ThreadJobRunner` runs
+again (and a flight such a job was flying is marked failed with it). :class:`JobRunner` is the small interface routes use; :class:`ThreadJobRunner` runs
 the work on a thread pool in the service's own process. A distributed queue can replace it
 by implementing the same three methods.
 
@@ -26,10 +26,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from api.storage.db import Database
-from api.storage.models import Job, utcnow
+from api.storage.models import Flight, Job, utcnow
 
 __all__ = [
     "PROGRESS_INTERVAL_S",
@@ -205,16 +205,27 @@ class ThreadJobRunner:
             )
 
     def recover(self) -> int:
+        """Fail the jobs a previous run left queued or running (see the class notes), and
+        the flights they were flying; return how many jobs."""
         with self.db.session() as session:
-            outcome = session.execute(
-                update(Job)
-                .where(Job.state.in_(("queued", "running")), Job.created_at < self.started_at)
-                .values(state="failed", error=STOPPED_REASON, finished_at=utcnow())
+            stale = select(Job.id).where(
+                Job.state.in_(("queued", "running")), Job.created_at < self.started_at
             )
-            count = int(getattr(outcome, "rowcount", 0) or 0)
-        if count:
-            log.warning("%d job(s) were running when the service last stopped: failed", count)
-        return count
+            ids = list(session.scalars(stale))
+            if ids:
+                session.execute(
+                    update(Job)
+                    .where(Job.id.in_(ids))
+                    .values(state="failed", error=STOPPED_REASON, finished_at=utcnow())
+                )
+                session.execute(
+                    update(Flight)
+                    .where(Flight.job_id.in_(ids), Flight.state.in_(("queued", "flying")))
+                    .values(state="failed", summary={"reason": STOPPED_REASON})
+                )
+        if ids:
+            log.warning("%d job(s) were running when the service last stopped: failed", len(ids))
+        return len(ids)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop: queued jobs are failed at once, running ones asked to stop at their next

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.jobs import STOPPED_REASON, JobContext, ThreadJobRunner
 from api.settings import Settings
-from api.storage.models import Job
+from api.storage.models import Flight, Job
 
 
 def wait_for_job(
@@ -121,20 +121,37 @@ def test_a_job_list_filters_by_state_and_needs_a_staff_token(client, headers):
 
 
 def test_jobs_left_running_by_a_stopped_service_fail_with_the_reason(settings: Settings):
+    from api.auth import add_user
+
     with TestClient(create_app(settings)) as first:
         db = first.app.state.db  # type: ignore[attr-defined]
         with db.session() as session:
+            crew = add_user(session, "crew-1", "crew").user
             for state in ("queued", "running", "succeeded"):
-                session.add(Job(kind="fly", state=state, params={}))
+                job = Job(kind="fly", state=state, params={})
+                session.add(job)
+                session.flush()
+                flight_state = "flown" if state == "succeeded" else "flying"
+                session.add(
+                    Flight(source="builtin", state=flight_state, purpose=state, summary={},
+                           job_id=job.id, created_by=crew.id)
+                )  # fmt: skip
     # a new service on the same data: the queued and running jobs cannot have finished
     with TestClient(create_app(settings)) as second:
         db = second.app.state.db  # type: ignore[attr-defined]
         with db.session() as session:
             states = [(j.state, j.error) for j in session.query(Job).order_by(Job.id)]
+            flights = [(f.state, f.summary) for f in session.query(Flight).order_by(Flight.id)]
     assert states == [
         ("failed", STOPPED_REASON),
         ("failed", STOPPED_REASON),
         ("succeeded", None),
+    ]
+    # the flights those jobs were flying failed with them; the flown one is untouched
+    assert flights == [
+        ("failed", {"reason": STOPPED_REASON}),
+        ("failed", {"reason": STOPPED_REASON}),
+        ("flown", {}),
     ]
 
 
