@@ -40,6 +40,7 @@ __all__ = [
     "ThreadJobRunner",
     "Work",
     "one_line",
+    "wait_for_job",
 ]
 
 log = logging.getLogger("skyledger.jobs")
@@ -236,3 +237,23 @@ class ThreadJobRunner:
         self._executor.shutdown(wait=wait, cancel_futures=True)
         for job_id in (job_id for job_id, f in pending.items() if f.cancelled()):
             self._finish(job_id, state="failed", error=STOPPED_REASON, message="stopped")
+
+
+def wait_for_job(db: Database, job_id: int, timeout_s: float = 3600.0, poll_s: float = 0.2) -> Job:
+    """Wait until job ``job_id`` has succeeded or failed (polling its row); return the row.
+
+    For callers outside a request (the demo, the command line) that submit a job and need
+    its result; a ``TimeoutError`` after ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.session() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                raise ValueError(f"job {job_id} does not exist")
+            if job.state in ("succeeded", "failed"):
+                session.expunge(job)
+                return job
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"job {job_id} is still {job.state} after {timeout_s:g} s")
+        time.sleep(poll_s)

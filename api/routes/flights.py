@@ -27,7 +27,15 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import BlobsDep, CrewDep, JobsDep, ReaderDep, SessionDep, SettingsDep, UserDep
-from api.routes.common import IdField, IdPath, Page, PagingDep, get_or_404, not_found
+from api.routes.common import (
+    IdField,
+    IdPath,
+    Page,
+    PagingDep,
+    answering,
+    get_or_404,
+    not_found,
+)
 from api.routes.jobs import JobPublic
 from api.storage.models import Asset, File, Flight, Job, User
 from api.storage.models import Plan as PlanRow
@@ -254,39 +262,21 @@ def create_flight(
     jobs: JobsDep,
     request: Request,
 ) -> FlightStarted:
-    from api.work.flying import approved, fly_job
+    from api.work.flying import start_flight
 
-    plan = get_or_404(session, PlanRow, body.plan_id, "plan")
-    if approved(session, plan.id) is None:
-        raise HTTPException(409, f"plan {plan.id} has no approval; ask an admin to approve it")
-    sitl_binary = None
-    if body.vehicle == "sitl":
-        from sim.sitl import find_sitl_binary
-
-        sitl_binary = find_sitl_binary()
-        if sitl_binary is None:
-            raise HTTPException(
-                400,
-                "vehicle: 'sitl' needs an ArduPilot SITL binary on the server: set "
-                "$SKYLEDGER_SITL_BINARY or put arducopter on PATH, or fly 'builtin'",
-            )
-    flight = Flight(
-        plan_id=plan.id,
-        source=body.vehicle,
-        state="queued",
-        purpose=body.purpose,
-        public=body.public,
-        summary={},
-        created_by=user.id,
-    )
-    session.add(flight)
-    session.commit()
-    speedup = settings.flight_speedup if body.vehicle == "builtin" else None
-    work = fly_job(request.app.state.db, blobs, flight.id, body.vehicle, speedup, sitl_binary)
-    params = {"flight_id": flight.id, "plan_id": plan.id, "vehicle": body.vehicle}
-    job_id = jobs.submit("fly", params, work, created_by=user.id)
-    flight.job_id = job_id
-    session.commit()
+    with answering():
+        flight, job_id = start_flight(
+            session,
+            jobs,
+            request.app.state.db,
+            blobs,
+            plan_id=body.plan_id,
+            vehicle=body.vehicle,
+            purpose=body.purpose,
+            user_id=user.id,
+            public=body.public,
+            speedup=settings.flight_speedup,
+        )
     return _started(session, flight, job_id, user)
 
 

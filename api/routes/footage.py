@@ -26,22 +26,18 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import BlobsDep, CrewDep, JobsDep, ReaderDep, SessionDep, SettingsDep
-from api.routes.common import IdPath, get_or_404
+from api.routes.common import IdPath, answering, get_or_404
 from api.routes.flights import discard_blob
 from api.routes.jobs import JobPublic
 from api.storage.models import File, Flight, Footage, Job
+from api.work.detecting import VIDEO_TYPES
 
 __all__ = ["VIDEO_EXTENSIONS", "FootagePublic", "router"]
 
 router = APIRouter(tags=["footage"])
 
 #: Video files accepted, and the media type each is stored with.
-VIDEO_EXTENSIONS = {
-    ".mp4": "video/mp4",
-    ".mov": "video/quicktime",
-    ".avi": "video/x-msvideo",
-    ".mkv": "video/x-matroska",
-}
+VIDEO_EXTENSIONS = VIDEO_TYPES
 #: The largest offset accepted, seconds either way.
 MAX_OFFSET_S = 86_400.0
 
@@ -198,29 +194,16 @@ def _accept(
     user_id: int,
     upload: Any,
 ) -> FootageStarted:
-    from api.work.detecting import detect_job
-    from api.work.records import add_file
-    from vision.errors import VisionError
-    from vision.footage import probe_video
+    from api.work.detecting import accept_footage, detect_job
 
     offset_s = _offset(upload.fields)
-    stored, name = upload.stored, upload.filename
-    try:
-        probe_video(stored.path)
-    except VisionError as exc:
-        message = " ".join(str(exc).replace(str(stored.path), name).split())
-        raise HTTPException(400, f"{message} (nothing was kept)") from None
-    ext = "." + name.rsplit(".", 1)[-1].lower()
-    file = add_file(session, stored, VIDEO_EXTENSIONS[ext], name)
-    footage = Footage(
-        flight_id=flight_id,
-        sha256=stored.sha256,
-        kind="video",
-        offset_s=offset_s,
-        uploaded_by=user_id,
-    )
-    session.add(footage)
+    with answering():
+        footage = accept_footage(
+            session, upload.stored, upload.filename, flight_id, user_id, offset_s
+        )
+    file = session.get(File, footage.sha256)
     session.commit()
+    name = upload.filename
     params = {"footage_id": footage.id, "flight_id": flight_id, "file": name}
     job_id = jobs.submit("detect", params, detect_job(db, blobs, footage.id), created_by=user_id)
     job = session.get(Job, job_id)

@@ -24,17 +24,26 @@ from api.storage.models import Plan as PlanRow
 from api.work.records import plan_of, store_bytes
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from api.jobs import JobContext, Work
-    from api.storage.blobs import BlobStore
+    from api.storage.blobs import BlobStore, Stored
     from api.storage.db import Database
     from mission.camera import Camera
 
-__all__ = ["DEFAULT_CAMERA", "detect_job", "encode_crop"]
+__all__ = ["DEFAULT_CAMERA", "VIDEO_TYPES", "accept_footage", "detect_job", "encode_crop"]
 
 #: The camera of a flight without a plan (``skyledger detect``'s default).
 DEFAULT_CAMERA = "mavic3-enterprise"
 #: JPEG quality of the stored crops.
 CROP_QUALITY = 90
+#: Video files accepted, and the media type each is stored with.
+VIDEO_TYPES = {
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+    ".mkv": "video/x-matroska",
+}
 
 
 def encode_crop(image: Any) -> bytes | None:
@@ -53,6 +62,55 @@ def _camera(plan_row: PlanRow | None) -> Camera:
         if plan.camera is not None:
             return plan.camera
     return PRESETS[DEFAULT_CAMERA]
+
+
+def accept_footage(
+    session: Session,
+    stored: Stored,
+    name: str,
+    flight_id: int,
+    user_id: int,
+    offset_s: float | None = None,
+) -> Footage:
+    """Keep a stored video as footage of flight ``flight_id`` (flushed, not committed).
+
+    The video is probed first (:func:`vision.footage.probe_video`): one that OpenCV cannot
+    read is a :class:`~api.work.errors.WorkError` naming ``name``, and nothing is added.
+    A flight that does not exist is :class:`~api.work.errors.Missing`, one without a track
+    yet a :class:`~api.work.errors.Conflict`. The caller removes the blob when this raises.
+    """
+    from api.work.errors import Conflict, Invalid, Missing, WorkError
+    from api.work.records import add_file
+    from vision.errors import VisionError
+    from vision.footage import probe_video
+
+    flight = session.get(Flight, flight_id)
+    if flight is None:
+        raise Missing("flight", flight_id)
+    if flight.track_sha256 is None:
+        raise Conflict(
+            f"flight {flight_id} has no track yet (state {flight.state}); "
+            "upload its footage once it is flown"
+        )
+    ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in VIDEO_TYPES:
+        raise Invalid(f"file {name!r}: footage must be .mp4, .mov, .avi or .mkv")
+    try:
+        probe_video(stored.path)
+    except VisionError as exc:
+        message = " ".join(str(exc).replace(str(stored.path), name).split())
+        raise WorkError(f"{message} (nothing was kept)") from None
+    add_file(session, stored, VIDEO_TYPES[ext], name)
+    footage = Footage(
+        flight_id=flight_id,
+        sha256=stored.sha256,
+        kind="video",
+        offset_s=offset_s,
+        uploaded_by=user_id,
+    )
+    session.add(footage)
+    session.flush()
+    return footage
 
 
 def detect_job(

@@ -26,7 +26,7 @@ from api.storage.models import Plan as PlanRow
 from api.work.records import plan_of, store_bytes
 
 if TYPE_CHECKING:
-    from api.jobs import JobContext, Work
+    from api.jobs import JobContext, JobRunner, Work
     from api.storage.blobs import BlobStore
     from api.storage.db import Database
     from compliance.rules import RuleSet
@@ -41,6 +41,7 @@ __all__ = [
     "conformance_inputs",
     "conformance_job",
     "fly_job",
+    "start_flight",
     "track_summary",
 ]
 
@@ -158,6 +159,66 @@ def track_summary(track: Track) -> dict[str, Any]:
             round(max(s.lat_deg for s in track.samples), 7),
         ],
     }
+
+
+def start_flight(
+    session: Session,
+    jobs: JobRunner,
+    db: Database,
+    blobs: BlobStore,
+    *,
+    plan_id: int,
+    vehicle: str,
+    purpose: str,
+    user_id: int,
+    public: bool = True,
+    speedup: float | None = None,
+) -> tuple[Flight, int]:
+    """Make a queued flight of an approved plan and submit the job that flies it.
+
+    The flight row is committed before the job is submitted (the job reads it from its own
+    session). ``speedup``: the built-in vehicle's (SITL runs at :mod:`api.flights`'s
+    default). Raises :class:`~api.work.errors.Missing` for an unknown plan,
+    :class:`~api.work.errors.Conflict` for a plan without an approval in state
+    ``approved``, :class:`~api.work.errors.WorkError` for SITL when no binary is found.
+    """
+    from api.work.errors import Conflict, Invalid, Missing, WorkError
+
+    if vehicle not in ("builtin", "sitl"):
+        raise Invalid(f"vehicle: {vehicle!r} is not 'builtin' or 'sitl'")
+    plan = session.get(PlanRow, plan_id)
+    if plan is None:
+        raise Missing("plan", plan_id)
+    if approved(session, plan.id) is None:
+        raise Conflict(f"plan {plan.id} has no approval; ask an admin to approve it")
+    sitl_binary = None
+    if vehicle == "sitl":
+        from sim.sitl import find_sitl_binary
+
+        sitl_binary = find_sitl_binary()
+        if sitl_binary is None:
+            raise WorkError(
+                "vehicle: 'sitl' needs an ArduPilot SITL binary on the server: set "
+                "$SKYLEDGER_SITL_BINARY or put arducopter on PATH, or fly 'builtin'"
+            )
+    flight = Flight(
+        plan_id=plan.id,
+        source=vehicle,
+        state="queued",
+        purpose=purpose,
+        public=public,
+        summary={},
+        created_by=user_id,
+    )
+    session.add(flight)
+    session.commit()
+    work = fly_job(db, blobs, flight.id, vehicle, speedup if vehicle == "builtin" else None,
+                   sitl_binary)  # fmt: skip
+    params = {"flight_id": flight.id, "plan_id": plan.id, "vehicle": vehicle}
+    job_id = jobs.submit("fly", params, work, created_by=user_id)
+    flight.job_id = job_id
+    session.commit()
+    return flight, job_id
 
 
 def _percent(line: str) -> float | None:

@@ -183,3 +183,18 @@ def test_shutdown_stops_running_work_at_its_next_progress_report(settings: Setti
                 assert never.error == STOPPED_REASON
     finally:
         db.close()
+
+
+def test_wait_for_job_returns_the_finished_row_or_times_out(client):
+    from api.jobs import wait_for_job
+
+    gate = threading.Event()
+    db = client.app.state.db
+    job_id = runner(client).submit("gated", {}, lambda ctx: {"ok": gate.wait(10)})
+    with pytest.raises(TimeoutError, match=f"job {job_id} is still"):
+        wait_for_job(db, job_id, timeout_s=0.3, poll_s=0.05)
+    gate.set()
+    done = wait_for_job(db, job_id, timeout_s=30, poll_s=0.05)
+    assert done.state == "succeeded" and done.result == {"ok": True}
+    with pytest.raises(ValueError, match="job 999 does not exist"):
+        wait_for_job(db, 999)
