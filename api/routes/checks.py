@@ -125,7 +125,7 @@ def create_check(
     plan_id: IdPath, body: CheckCreate, session: SessionDep, user: CrewDep
 ) -> CheckResult:
     """Check a plan (crew, admin); with ``fix``, repair it and check the repair."""
-    from api.work import planning
+    from api.work import checking, planning
 
     row = get_or_404(session, PlanRow, plan_id, "plan")
     window = window_of(body.start, body.duration_min)
@@ -136,7 +136,7 @@ def create_check(
             )
     pilot = None if body.pilot is None else (body.pilot.lon, body.pilot.lat)
     with answering():
-        run = planning.check_plan(
+        run = checking.check_plan(
             planning.load_plan(row),
             window,
             body.rules,
@@ -147,7 +147,7 @@ def create_check(
             gsd_tolerance=body.gsd_tolerance_pct / 100.0,
             verbose=body.verbose,
         )
-        outcome = planning.record_check(session, row, run, body.rules, user.id, body.authorisations)
+        outcome = checking.record_check(session, row, run, body.rules, user.id, body.authorisations)
     out = CheckResult(
         check=CheckFull.of(outcome.check),
         fixed_plan=None if outcome.fixed_plan is None else PlanFull.of(outcome.fixed_plan),

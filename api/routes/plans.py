@@ -40,6 +40,9 @@ router = APIRouter(tags=["plans"])
 #: The largest mission file accepted.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 UPLOAD_EXTENSIONS = (".plan", ".waypoints", ".json")
+#: The most mission items and photos an uploaded plan may hold (checking work grows with both).
+MAX_UPLOAD_ITEMS = 10_000
+MAX_UPLOAD_PHOTOS = 30_000
 #: Download formats: media type of each.
 MEDIA_TYPES = {
     "json": "application/json",
@@ -152,9 +155,21 @@ def upload_plan(
         get_or_404(session, Asset, asset_id, "asset")
     try:
         plan = formats.parse(text, ext, shown)
+        if len(plan.items) > MAX_UPLOAD_ITEMS:
+            raise HTTPException(
+                422,
+                f"file {shown!r} holds {len(plan.items)} mission items; at most "
+                f"{MAX_UPLOAD_ITEMS} are taken",
+            )
         if name:
             plan = replace(plan, name=name.strip())
         analysis = analyse(plan)
+        if analysis.metrics.photos > MAX_UPLOAD_PHOTOS:
+            raise HTTPException(
+                422,
+                f"file {shown!r} takes {analysis.metrics.photos} photos; at most "
+                f"{MAX_UPLOAD_PHOTOS} are taken",
+            )
     except MissionError as exc:
         raise HTTPException(400, " ".join(str(exc).split())) from None
     except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:

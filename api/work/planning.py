@@ -1,4 +1,4 @@
-"""Assets, plans and checks as the service keeps them: what the routes and the demo call.
+"""Assets and plans as the service keeps them: what the routes and the demo call.
 
 - :func:`create_asset` validates a geometry with :func:`mission.assets.validate_geometry`;
   :func:`load_sample_assets` stores the sample city's assets (idempotent by name), each
@@ -8,34 +8,26 @@
   radius, heights, side) from the asset's properties unless given, image quality and
   overlaps as given, else as the asset's properties suggest, else the command's defaults.
   :func:`store_plan` keeps the project's plan JSON (:mod:`mission.formats`) and its SHA-256.
-- :func:`check_plan` checks a plan against the sample city's zones (as ``skyledger check``
-  and the demo do) and, with ``fix``, repairs it (:func:`compliance.remedy.fix`);
-  :func:`record_check` stores the report, the repaired plan as a new revision naming its
-  parent, and the repaired plan's own check.
+
+Checks are in :mod:`api.work.checking`, approvals in :mod:`api.work.approving`.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.storage.models import Asset, Check
+from api.storage.models import Asset
 from api.storage.models import Plan as PlanRow
 from api.work.errors import Invalid
 
 if TYPE_CHECKING:
-    from api.checks import CheckRun
-    from compliance.index import ZoneIndex
     from mission.analysis import Analysis
     from mission.plan import Home, Plan
 
@@ -43,22 +35,21 @@ __all__ = [
     "ASSET_KINDS",
     "DEFAULT_CAMERA",
     "DEFAULT_RULES",
-    "CheckOutcome",
     "HomeIn",
     "PlanParams",
     "asset_feature",
-    "check_plan",
     "create_asset",
     "load_plan",
     "load_sample_assets",
     "make_plan",
     "plan_asset",
-    "record_check",
     "store_plan",
 ]
 
 DEFAULT_CAMERA = "mavic3-enterprise"
 DEFAULT_RULES = "eu-open"
+#: The most photos a plan made while the request waits may take (estimated before planning).
+MAX_PHOTOS = 20_000
 #: The planner each kind of asset is planned with, and the geometries it takes.
 ASSET_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "area": ("survey", ("Polygon",)),
@@ -227,13 +218,18 @@ def asset_feature(asset: Asset) -> dict[str, Any]:
 # --- planning ---------------------------------------------------------------------------------
 
 
-def _number(props: dict[str, Any], key: str, where: str) -> float | None:
-    value = props.get(key)
-    if value is None:
+def _suggested(props: dict[str, Any], key: str, where: str) -> Any:
+    """The value of option ``key`` an asset's properties suggest (None when they do not),
+    held to the same bounds as a request's."""
+    from pydantic import ValidationError
+
+    if props.get(key) is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise Invalid(f"{where} property {key} {value!r} is not a number")
-    return float(value)
+    try:
+        return getattr(PlanParams.model_validate({key: props[key]}), key)
+    except ValidationError as exc:
+        why = str(exc.errors()[0]["msg"]).rstrip(".")
+        raise Invalid(f"{where} property {key} {props[key]!r:.40}: {why}") from None
 
 
 def _pattern_of(feature: dict[str, Any], params: PlanParams) -> str:
@@ -271,8 +267,8 @@ def plan_asset(feature: dict[str, Any], params: PlanParams) -> tuple[Plan, dict[
     given = params.model_dump(exclude_none=True, exclude_defaults=True)
     unused = sorted((set(given) & _ALL_OPTIONS) - _PATTERN_OPTIONS[pattern])
     if unused:
-        takes = ", ".join(sorted(_PATTERN_OPTIONS[pattern]))
-        raise Invalid(f"{unused[0]}: a {pattern} plan does not take it (it takes {takes})")
+        listed = ", ".join(sorted(_PATTERN_OPTIONS[pattern]))
+        raise Invalid(f"{unused[0]}: a {pattern} plan does not take it (it takes {listed})")
     if params.camera not in PRESETS:
         raise Invalid(f"camera {params.camera!r} is not a preset: use one of {', '.join(PRESETS)}")
     used: dict[str, Any] = {**given, "pattern": pattern, "camera": params.camera}
@@ -280,7 +276,7 @@ def plan_asset(feature: dict[str, Any], params: PlanParams) -> tuple[Plan, dict[
     def option(key: str, default: float | None = None) -> float | None:
         value = getattr(params, key)
         if value is None:
-            value = _number(props, key, where)
+            value = _suggested(props, key, where)
         if value is None:
             value = default
         if value is not None:
@@ -298,21 +294,16 @@ def plan_asset(feature: dict[str, Any], params: PlanParams) -> tuple[Plan, dict[
     if params.gsd_cm is not None and (params.alt_rel_m or params.standoff_m):
         other = "alt_rel_m" if params.alt_rel_m else "standoff_m"
         raise Invalid(f"gsd_cm and {other}: give one of them, not both")
-    quality: dict[str, Any] = {}
-    if params.gsd_cm is None and params.alt_rel_m is None and params.standoff_m is None:
-        quality = {  # the image quality the asset suggests, as the demo passes it
-            "gsd_cm": option("gsd_cm") if "gsd_cm" in _PATTERN_OPTIONS[pattern] else None,
-            "standoff_m": option("standoff_m")
-            if "standoff_m" in _PATTERN_OPTIONS[pattern]
-            else None,
-        }
-    else:
-        quality = {"gsd_cm": params.gsd_cm, "standoff_m": params.standoff_m}
-    front = option("front_overlap_pct", 75.0)
-    side = option("side_overlap_pct", 65.0)
+    takes = _PATTERN_OPTIONS[pattern]
+    suggest = params.gsd_cm is None and params.alt_rel_m is None and params.standoff_m is None
+    # without any image quality asked for, the one the asset suggests (as the demo passes it)
+    gsd = option("gsd_cm") if suggest and "gsd_cm" in takes else params.gsd_cm
+    standoff = option("standoff_m") if suggest and "standoff_m" in takes else params.standoff_m
+    front = option("front_overlap_pct", 75.0) or 0.0
+    side = option("side_overlap_pct", 65.0) or 0.0
     common: dict[str, Any] = {
-        "front_overlap": (front or 0.0) / 100.0,
-        "side_overlap": (side or 0.0) / 100.0,
+        "front_overlap": front / 100.0,
+        "side_overlap": side / 100.0,
         "vehicle": None if params.endurance_s is None else Vehicle(endurance_s=params.endurance_s),
         "hover": params.hover,
         "ceiling_m": params.ceiling_m,
@@ -321,16 +312,19 @@ def plan_asset(feature: dict[str, Any], params: PlanParams) -> tuple[Plan, dict[
     }
     camera = PRESETS[params.camera]
     if pattern in ("survey", "corridor"):
-        if quality["gsd_cm"] is None and params.alt_rel_m is None:
+        if gsd is None and params.alt_rel_m is None:
             raise Invalid(f"gsd_cm or alt_rel_m is required for a {pattern} plan")
-        nadir = {
-            "gsd_cm": quality["gsd_cm"],
+        nadir: dict[str, Any] = {
+            "gsd_cm": gsd,
             "altitude_m": params.alt_rel_m,
             "turnaround_m": option("turnaround_m", 10.0),
         }
+        distance = params.alt_rel_m or camera.distance_for_gsd(gsd or 1.0)
         if pattern == "survey":
             from mission.survey import plan_survey
 
+            surface = _metric(shape).area * (2 if params.crosshatch else 1)
+            _within_budget(camera, distance, front, side, surface, where)
             plan = plan_survey(
                 shape,
                 camera,
@@ -342,25 +336,28 @@ def plan_asset(feature: dict[str, Any], params: PlanParams) -> tuple[Plan, dict[
         else:
             from mission.corridor import plan_corridor
 
-            plan = plan_corridor(
-                shape,
-                required("width_m"),
-                camera,
-                **nadir,
-                **common,
-            )
+            width = required("width_m")
+            _within_budget(camera, distance, front, side, _metric(shape).length * width, where)
+            plan = plan_corridor(shape, width, camera, **nadir, **common)
     elif pattern == "structure":
         from mission.structure import plan_structure
 
+        height = required("height_m")
+        distance = standoff or camera.distance_for_gsd(gsd or 1.0)
         where_is: dict[str, Any] = {"footprint": shape}
         if shape["type"] == "Point":
             lon, lat = shape["coordinates"][:2]
-            where_is = {"center": (lon, lat), "radius_m": required("radius_m")}
+            radius = required("radius_m")
+            where_is = {"center": (lon, lat), "radius_m": radius}
+            around = 2 * math.pi * (radius + distance)
+        else:
+            around = _metric(shape).length + 2 * math.pi * distance
+        _within_budget(camera, distance, front, side, around * height, where)
         plan = plan_structure(
             camera,
-            height_m=required("height_m"),
-            standoff_m=quality["standoff_m"],
-            gsd_cm=quality["gsd_cm"],
+            height_m=height,
+            standoff_m=standoff,
+            gsd_cm=gsd,
             gimbal_pitch_deg=option("gimbal_pitch_deg", 0.0) or 0.0,
             **where_is,
             **common,
@@ -368,21 +365,49 @@ def plan_asset(feature: dict[str, Any], params: PlanParams) -> tuple[Plan, dict[
     else:
         from mission.facade import plan_facade
 
-        side_of = params.side or props.get("side") or "left"
-        if side_of not in ("left", "right"):
-            raise Invalid(f"{where} property side {side_of!r} is not 'left' or 'right'")
+        side_of = params.side or _suggested(props, "side", where) or "left"
         used["side"] = side_of
+        low, high = required("height_min_m"), required("height_max_m")
+        distance = standoff or camera.distance_for_gsd(gsd or 1.0)
+        wall = _metric(shape).length * max(high - low, 0.0)
+        _within_budget(camera, distance, front, side, wall, where)
         plan = plan_facade(
             shape,
             camera,
-            height_min_m=required("height_min_m"),
-            height_max_m=required("height_max_m"),
-            standoff_m=quality["standoff_m"],
-            gsd_cm=quality["gsd_cm"],
+            height_min_m=low,
+            height_max_m=high,
+            standoff_m=standoff,
+            gsd_cm=gsd,
             side=side_of,
             **common,
         )
     return plan, used
+
+
+def _metric(geometry: dict[str, Any]) -> Any:
+    """``geometry`` as a shapely shape in metres (near enough for an estimate)."""
+    import numpy as np
+    import shapely
+
+    shape = shapely.geometry.shape(geometry)
+    scale = np.array([111_320.0 * math.cos(math.radians(shape.centroid.y)), 110_540.0])
+    return shapely.transform(shape, lambda xy: xy * scale)
+
+
+def _within_budget(
+    camera: Any, distance_m: float, front_pct: float, side_pct: float, surface_m2: float, where: str
+) -> None:
+    """Refuse, before planning, parameters that would take more photos than :data:`MAX_PHOTOS`
+    (the planners' work grows with the photos: millions would hold a request for minutes)."""
+    across, along = camera.footprint_m(distance_m)
+    cell = across * (1 - side_pct / 100.0) * along * (1 - front_pct / 100.0)
+    photos = surface_m2 / cell if cell > 0 else math.inf
+    if photos > MAX_PHOTOS:
+        raise Invalid(
+            f"{where} with these parameters needs about {photos:,.0f} photos, more than the "
+            f"{MAX_PHOTOS:,} a plan may take here: ask for a coarser gsd_cm (or a greater "
+            "distance), lower overlaps, or split the asset"
+        )
 
 
 def _geometry(geometry: Any, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -464,127 +489,3 @@ def plan_metrics(row: PlanRow) -> dict[str, Any]:
     except (ValueError, AttributeError):
         return {}
     return metrics if isinstance(metrics, dict) else {}
-
-
-# --- checking ---------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _sample_zones() -> tuple[ZoneIndex, tuple[str, ...]]:
-    from compliance.index import ZoneIndex
-    from compliance.sources import SAMPLE_ZONES_FILE, read_zones, sample_zones_text
-
-    found = read_zones(sample_zones_text(), SAMPLE_ZONES_FILE)
-    names = (f"{SAMPLE_ZONES_FILE} ({found.format}, {len(found.zones)} zones)",)
-    return ZoneIndex(found.zones), names
-
-
-def check_plan(
-    plan: Plan,
-    window: tuple[datetime, datetime],
-    rules: str = DEFAULT_RULES,
-    authorisations: Sequence[str] = (),
-    *,
-    fix: bool = False,
-    now: datetime | None = None,
-    pilot: tuple[float, float] | None = None,
-    gsd_tolerance: float = 0.1,
-    verbose: bool = False,
-) -> CheckRun:
-    """Check ``plan`` against the sample city's zones under the preset ``rules`` (as
-    ``skyledger check`` does); with ``fix``, repair a plan not approved and check the repair."""
-    from api.checks import CheckRun
-    from compliance.check import check
-    from compliance.remedy import fix as repair
-    from compliance.rules import preset
-    from mission.analysis import analyse
-
-    index, sources = _sample_zones()
-    rule_set = preset(rules)
-    options: dict[str, Any] = {
-        "verbose": verbose,
-        "now": now or datetime.now(UTC),
-        "pilot": pilot,
-        "sources": sources,
-    }
-    report = check(plan, index, rule_set, window, authorisations, analysis=analyse(plan), **options)
-    if not fix or report.verdict == "APPROVED":
-        return CheckRun(report)
-    fixed = repair(
-        plan,
-        index,
-        rule_set,
-        window,
-        authorisations,
-        gsd_tolerance=gsd_tolerance,
-        report=report,
-        **options,
-    )
-    return CheckRun(report, fixed)
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """A stored check; with a repair, the repaired plan and its own check."""
-
-    check: Check
-    fixed_plan: PlanRow | None = None
-    fixed_check: Check | None = None
-
-
-def _check_row(
-    session: Session,
-    plan_row: PlanRow,
-    report: dict[str, Any],
-    verdict: str,
-    window: tuple[datetime, datetime],
-    rules: str,
-    user_id: int,
-) -> Check:
-    row = Check(
-        plan_id=plan_row.id,
-        verdict=verdict,
-        report=report,
-        window_start=window[0],
-        window_end=window[1],
-        rules=rules,
-        created_by=user_id,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def record_check(
-    session: Session,
-    plan_row: PlanRow,
-    run: CheckRun,
-    rules: str,
-    user_id: int,
-    authorisations: Sequence[str] = (),
-) -> CheckOutcome:
-    """Store a check of ``plan_row``; a repair becomes a new revision with its own check."""
-    report = run.report
-    doc = {**report.to_dict(), "authorisations": list(authorisations)}
-    fixed = run.fixed
-    changed = fixed is not None and any(r.applied for r in fixed.remedies)
-    if fixed is not None:
-        doc["remedies"] = [r.to_dict() for r in fixed.remedies]
-    check = _check_row(session, plan_row, doc, report.verdict, report.window, rules, user_id)
-    if fixed is None or not changed:
-        return CheckOutcome(check)
-    new_plan = store_plan(
-        session,
-        fixed.plan,
-        source="fix",
-        user_id=user_id,
-        params={**plan_row.params, "remedies": [r.action for r in fixed.remedies if r.applied]},
-        parent=plan_row,
-    )
-    check.fixed_plan_id = new_plan.id
-    fixed_doc = {**fixed.report.to_dict(), "authorisations": list(authorisations)}
-    fixed_check = _check_row(
-        session, new_plan, fixed_doc, fixed.report.verdict, fixed.report.window, rules, user_id
-    )
-    session.flush()
-    return CheckOutcome(check, new_plan, fixed_check)

@@ -20,6 +20,15 @@ SQUARE = {
     ],
 }
 
+#: A mission of 10,001 waypoints: more than an uploaded plan may hold.
+LONG_WAYPOINTS = (
+    "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t-35.363261\t149.165230\t584\t1\n"
+    + "".join(
+        f"{i}\t0\t3\t16\t0\t0\t0\t0\t{-35.3632 + i % 50 * 1e-4:.6f}\t149.1652\t30\t1\n"
+        for i in range(1, 10_002)
+    )
+).encode()
+
 
 def _sample(client: TestClient, headers: Headers) -> dict[str, int]:
     got = client.post("/api/assets/sample", headers=headers["crew"])
@@ -183,8 +192,10 @@ def test_plan_an_asset(client: TestClient, headers: Headers) -> None:
         ({"asset_id": 4000}, "asset 4000 does not exist"),
         ({"home": {"lat": 200, "lon": 0}}, "home.lat"),
         ({"speed": 5}, "speed"),
+        ({"standoff_m": 0.5, "front_overlap_pct": 99, "side_overlap_pct": 99},
+         "more than the 20,000 a plan may take"),
     ],
-)
+)  # fmt: skip
 def test_bad_plan_requests(
     client: TestClient, headers: Headers, params: dict[str, Any], says: str
 ) -> None:
@@ -193,6 +204,20 @@ def test_bad_plan_requests(
     got = client.post("/api/plans", json=body, headers=headers["crew"])
     assert 400 <= got.status_code < 500, got.text
     assert says in got.json()["detail"]
+
+
+def test_asset_suggestions_are_held_to_the_same_bounds(
+    client: TestClient, headers: Headers
+) -> None:
+    props = {"name": "yard", "gsd_cm": 2, "front_overlap_pct": 150}
+    asset = client.post(
+        "/api/assets", json={"geometry": SQUARE, "properties": props}, headers=headers["crew"]
+    ).json()
+    got = client.post("/api/plans", json={"asset_id": asset["id"]}, headers=headers["crew"])
+    assert got.status_code == 422
+    assert "asset 'yard' property front_overlap_pct 150" in got.json()["detail"]
+    fine = _plan(client, headers, asset["id"], front_overlap_pct=80)
+    assert fine["params"]["gsd_cm"] == 2 and fine["params"]["front_overlap_pct"] == 80
 
 
 def test_nan_parameter_is_refused(client: TestClient, headers: Headers) -> None:
@@ -239,6 +264,7 @@ def test_upload_a_mission_file(client: TestClient, headers: Headers, ext: str) -
         ("binary.json", b"\xff\xfe\x00junk", 400, "not UTF-8"),
         ("mission.txt", b"QGC WPL 110\n", 422, "must end in .plan, .waypoints, .json"),
         ("big.plan", b" " * (5 * 1024 * 1024 + 1), 413, "5 MB"),
+        ("long.waypoints", LONG_WAYPOINTS, 422, "10001 mission items; at most 10000"),
     ],
 )
 def test_bad_uploads(
