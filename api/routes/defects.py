@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import BlobsDep, ReaderDep, SessionDep, UserDep
 from api.routes.common import IdPath, Page, PagingDep, fetch_page, not_found
-from api.routes.flights import visible_flight
+from api.routes.flights import PRINTABLE, visible_flight
 from api.storage.models import Defect, Flight, Inspection, User
 
 __all__ = ["DefectPublic", "InspectionPublic", "parse_bbox", "router"]
@@ -138,7 +138,14 @@ def list_defects(
         int | None, Query(ge=1, le=2**31 - 1, description="of this flight")
     ] = None,
     class_name: Annotated[
-        str | None, Query(alias="class", min_length=1, max_length=64, description="this class")
+        str | None,
+        Query(
+            alias="class",
+            min_length=1,
+            max_length=64,
+            pattern=PRINTABLE,
+            description="only defects of this class",
+        ),
     ] = None,
     bbox: Annotated[
         str | None,

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -55,6 +56,8 @@ PUBLIC_SUMMARY = (
     "max_alt_rel_m",
     "bbox",
 )
+#: Text fields: one line, no control characters (PostgreSQL refuses NUL in text).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 #: Tracks up to this many samples are compared with their plan during the upload request.
 SYNC_CONFORMANCE_SAMPLES = 20_000
 LOG_EXTENSIONS = (".csv", ".tlog", ".bin")
@@ -82,8 +85,9 @@ class FlightCreate(BaseModel):
     plan_id: IdField
     vehicle: Literal["builtin", "sitl"] = "builtin"
     purpose: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ] = Field(description="why it is flown")
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE),
+    ] = Field(description="why it is flown (one line)")
     public: bool = True
 
 
@@ -209,7 +213,8 @@ def list_flights(
     since: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
     purpose: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="purpose contains")
+        str | None,
+        Query(min_length=1, max_length=200, pattern=PRINTABLE, description="purpose contains"),
     ] = None,
     asset_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="of this asset")] = None,
 ) -> Any:
@@ -403,8 +408,8 @@ def _store_log(session: Session, blobs: Any, jobs: Any, db: Any, user: User, upl
     fields = upload.fields
     plan_id = _form_id(fields, "plan_id")
     purpose = fields.get("purpose", "").strip()
-    if len(purpose) > 200:
-        raise HTTPException(422, "purpose: at most 200 characters")
+    if len(purpose) > 200 or not re.fullmatch(PRINTABLE, purpose or " "):
+        raise HTTPException(422, "purpose: one line of at most 200 printable characters")
     public = _form_bool(fields, "public", True)
     if plan_id is not None:
         get_or_404(session, PlanRow, plan_id, "plan")

@@ -69,7 +69,10 @@ def list_jobs(
     user: ReaderDep,
     paging: PagingDep,
     state: Annotated[JobState | None, Query(description="only jobs in this state")] = None,
-    kind: Annotated[str | None, Query(max_length=32, description="only jobs of this kind")] = None,
+    kind: Annotated[
+        str | None,
+        Query(max_length=32, pattern=r"^[A-Za-z0-9_.-]*$", description="only jobs of this kind"),
+    ] = None,
 ) -> Page[JobPublic]:
     statement = select(Job).order_by(Job.id.desc())
     if state is not None:

@@ -40,8 +40,10 @@ def safe_name(name: str, what: str = "file name") -> str:
     ...
     api.work.records.UnsafeName: file name '../../etc/passwd.mp4' names a path; send the file's own name only (e.g. 'passwd.mp4')
     """
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UnsafeName(f"{what} {name[:100]!r} has control characters")
     base = PureWindowsPath(PurePosixPath(name).name).name
-    if base != name or name in ("", ".", "..") or "\x00" in name or any(ord(c) < 32 for c in name):
+    if base != name or name in ("", ".", ".."):
         hint = _UNSAFE.sub("_", base).strip(" .") or "video.mp4"
         raise UnsafeName(
             f"{what} {name[:100]!r} names a path; send the file's own name only (e.g. {hint!r})"

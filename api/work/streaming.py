@@ -146,6 +146,10 @@ class _Parts:
         name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
         if filename is None:
+            if name == self.file_field:
+                raise HTTPException(
+                    422, f"{name}: send a file here (the form part has no file name)"
+                )
             self._field, self._text = name, bytearray()
             return
         if name != self.file_field:
@@ -182,6 +186,8 @@ class _Parts:
 def start_file(filename: str, content_type: str, check: FileCheck) -> str:
     """The sanitised base name of an uploaded file, once ``check`` accepted it (400 for a
     path, whatever ``check`` raises for a type not accepted)."""
+    if not filename.strip():
+        raise HTTPException(422, "file: no file was chosen (its name is empty)")
     try:
         name = safe_name(filename)
     except UnsafeName as exc:

@@ -220,6 +220,8 @@ def test_flying_needs_an_approved_plan_and_a_crew(client, headers, deck, monkeyp
         ({"purpose": "   "}, "purpose"),
         ({"plan_id": 0}, "plan_id"),
         ({"colour": "red"}, "colour"),
+        ({"purpose": "deck\x00"}, "purpose"),
+        ({"purpose": "two\nlines"}, "purpose"),
     ):
         answer = client.post("/api/flights", headers=headers["admin"], json=body | bad)
         assert answer.status_code == 422 and field in answer.json()["detail"], answer.text
@@ -314,6 +316,8 @@ def test_an_uploaded_track_is_stored_and_compared_with_its_plan(client, headers,
         ("deck.csv", None, "text/csv", {"plan_id": "999"}, 404, "plan 999 does not exist"),
         ("deck.csv", None, "text/csv", {"plan_id": "seven"}, 422, "plan_id"),
         ("deck.csv", None, "text/csv", {"public": "maybe"}, 422, "public"),
+        ("deck.csv", None, "text/csv", {"purpose": "x\x00y"}, 422, "purpose"),
+        ("", None, "text/csv", {}, 422, "file"),
     ],
 )
 def test_a_bad_flight_log_is_refused_and_nothing_is_kept(
@@ -392,6 +396,11 @@ def test_flights_are_filtered_by_time_purpose_and_asset(client, headers, three_f
 
     assert ids("purpose=SURVEY") == [three_flights[1], shown]
     assert ids("purpose=100%25") == []
+    for bad in ("purpose=%00", "purpose=a%0Ab"):
+        answer = client.get(f"/api/flights?{bad}")
+        assert answer.status_code == 422 and "purpose" in answer.json()["detail"]
+    assert client.get("/api/defects?class=%00").status_code == 422
+    assert client.get("/api/jobs?kind=%00", headers=crew).status_code == 422
     started = client.get(f"/api/flights/{shown}", headers=crew).json()["started_at"]
     assert len(ids(f"since={started.replace('+00:00', 'Z')}")) == 3
     assert ids("until=2000-01-01T00:00Z") == []

@@ -238,6 +238,42 @@ def test_an_unreadable_video_is_refused_before_it_is_kept(client, headers, fligh
 
 
 @pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("clip.mp4", "clip.mp4"),
+        ("flight 3 (cam).MOV", "flight 3 (cam).MOV"),
+        ("über<script>.mp4", "_ber_script_.mp4"),
+        ("..hidden.mp4", "hidden.mp4"),
+        ("x" * 300 + ".mp4", "x" * 196 + ".mp4"),
+    ],
+)
+def test_only_a_clean_base_name_is_kept(name, kept):
+    from api.work.records import safe_name
+
+    assert safe_name(name) == kept
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("../x.mp4", "names a path"),
+        ("/etc/x.mp4", "names a path"),
+        ("..\\x.mp4", "names a path"),
+        ("C:\\x.mp4", "names a path"),
+        ("a/b.mp4", "names a path"),
+        ("..", "names a path"),
+        ("x\x00.mp4", "control characters"),
+        ("x\n.mp4", "control characters"),
+    ],
+)
+def test_a_name_that_is_a_path_is_refused(name, why):
+    from api.work.records import UnsafeName, safe_name
+
+    with pytest.raises(UnsafeName, match=why):
+        safe_name(name)
+
+
+@pytest.mark.parametrize(
     ("name", "content_type", "fields", "status", "message"),
     [
         ("notes.txt", "text/plain", {}, 415, ".mp4, .mov, .avi or .mkv"),
