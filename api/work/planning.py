@@ -417,7 +417,8 @@ def _geometry(geometry: Any, kinds: tuple[str, ...]) -> dict[str, Any]:
     try:
         return validate_geometry(geometry, "asset geometry", kinds)
     except MissionError as exc:
-        raise Invalid(f"{exc} (choose another pattern)") from None
+        hint = " (choose another pattern)" if ", got " in str(exc) else ""
+        raise Invalid(f"{exc}{hint}") from None
 
 
 def _document(plan: Plan, analysis: Analysis | None) -> str:
