@@ -30,7 +30,16 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from api import cli_compliance, cli_detect, cli_fly, cli_sim, cli_vision, commands
+from api import (
+    cli_compliance,
+    cli_detect,
+    cli_fly,
+    cli_service,
+    cli_sim,
+    cli_vision,
+    commands,
+    demo_service,
+)
 
 PROG = "skyledger"
 #: Options whose value may start with a minus sign (southern latitudes): ``--home -35.3,149.1``.
@@ -226,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_detect.add_commands(sub)
     cli_vision.add_commands(sub)
     cli_sim.add_commands(sub)
+    cli_service.add_commands(sub)
+    demo_service.add_commands(sub)
     return parser
 
 
