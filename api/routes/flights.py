@@ -16,14 +16,17 @@
 
 from __future__ import annotations
 
+import math
 import re
+import threading
+import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -56,6 +59,9 @@ PUBLIC_SUMMARY = (
     "max_alt_rel_m",
     "bbox",
 )
+#: How long a list's total is reused, and how many totals are kept.
+TOTALS_TTL_S = 2.0
+TOTALS_KEPT = 256
 #: Text fields: one line, no control characters (PostgreSQL refuses NUL in text).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 #: Tracks up to this many samples are compared with their plan during the upload request.
@@ -201,12 +207,62 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+class _Totals:
+    """Flight counts of recent list queries, kept :data:`TOTALS_TTL_S` seconds.
+
+    Counting 100,000 rows costs more than the rest of a list request; a list asked again
+    within the TTL reuses the count (the items are always read fresh). A flight made by this
+    process clears the counts at once; one made by another worker shows in the totals within
+    the TTL.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[Any, tuple[float, int]] = {}
+
+    def get(self, key: Any) -> int | None:
+        with self._lock:
+            found = self._counts.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: Any, total: int) -> None:
+        with self._lock:
+            if len(self._counts) >= TOTALS_KEPT:
+                self._counts.clear()
+            self._counts[key] = (time.monotonic() + TOTALS_TTL_S, total)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def expire_all(self) -> None:
+        """Make every kept count stale (what the TTL does in time)."""
+        with self._lock:
+            self._counts = {k: (-math.inf, v) for k, (_t, v) in self._counts.items()}
+
+
+def _totals(request: Request) -> _Totals:
+    return _totals_of(request.app)
+
+
+def _totals_of(app: Any) -> _Totals:
+    """The app's count cache (made on first use: nothing is made at import)."""
+    state = app.state
+    totals: _Totals | None = getattr(state, "flight_totals", None)
+    if totals is None:
+        totals = state.flight_totals = _Totals()
+    return totals
+
+
 @router.get(
     "/flights",
     response_model=Page[FlightFull] | Page[FlightPublic],
     summary="Flights, newest first (the public sees public flights only)",
 )
 def list_flights(
+    request: Request,
     session: SessionDep,
     user: UserDep,
     paging: PagingDep,
@@ -218,29 +274,40 @@ def list_flights(
     ] = None,
     asset_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="of this asset")] = None,
 ) -> Any:
-    statement: Select[Any] = select(Flight)
+    conditions: list[Any] = []
     if user is None:
-        statement = statement.where(Flight.public.is_(True))
+        conditions.append(Flight.public == true())
     if _aware(since, "since") is not None:
-        statement = statement.where(Flight.started_at >= since)
+        conditions.append(Flight.started_at >= since)
     if _aware(until, "until") is not None:
-        statement = statement.where(Flight.started_at < until)
+        conditions.append(Flight.started_at < until)
     if purpose is not None:
-        statement = statement.where(Flight.purpose.ilike(_like(purpose), escape="\\"))
+        conditions.append(Flight.purpose.ilike(_like(purpose), escape="\\"))
     if asset_id is not None:
         plans = select(PlanRow.id).where(PlanRow.asset_id == asset_id)
         if user is None:
-            plans = plans.join(Asset, Asset.id == PlanRow.asset_id).where(Asset.public.is_(True))
-        statement = statement.where(Flight.plan_id.in_(plans))
-    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+            plans = plans.join(Asset, Asset.id == PlanRow.asset_id).where(Asset.public == true())
+        conditions.append(Flight.plan_id.in_(plans))
+    key = (user is None, since, until, purpose, asset_id)
+    total = _totals(request).get(key)
+    if total is None:
+        total = int(session.scalar(select(func.count(Flight.id)).where(*conditions)) or 0)
+        _totals(request).put(key, total)
+    # the page's ids first (an index scan), then only those rows: deep pages stay cheap
+    page = (
+        select(Flight.id)
+        .where(*conditions)
+        .order_by(Flight.id.desc())
+        .limit(paging.limit)
+        .offset(paging.offset)
+    )
     rows = list(
-        session.scalars(
-            statement.order_by(Flight.id.desc()).limit(paging.limit).offset(paging.offset)
-        )
+        session.scalars(select(Flight).where(Flight.id.in_(page)).order_by(Flight.id.desc()))
     )
     items = _shown(session, rows, user)
     page_type = Page[FlightPublic] if user is None else Page[FlightFull]
-    return page_type(items=items, total=int(total or 0), limit=paging.limit, offset=paging.offset)
+    page_out = page_type(items=items, total=total, limit=paging.limit, offset=paging.offset)
+    return _json(page_out)
 
 
 @router.get(
@@ -249,7 +316,12 @@ def list_flights(
     summary="One flight (public fields only for the public)",
 )
 def get_flight(flight_id: IdPath, session: SessionDep, user: UserDep) -> Any:
-    return _shown(session, [visible_flight(session, flight_id, user)], user)[0]
+    return _json(_shown(session, [visible_flight(session, flight_id, user)], user)[0])
+
+
+def _json(model: BaseModel) -> Response:
+    """``model`` as JSON, as built (the schema chosen by role is not validated again)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 @router.post(
@@ -282,6 +354,7 @@ def create_flight(
             public=body.public,
             speedup=settings.flight_speedup,
         )
+    _totals(request).clear()
     return _started(session, flight, job_id, user)
 
 
@@ -390,9 +463,11 @@ async def upload_flight(
     assert upload.stored is not None
     sha = upload.stored.sha256
     try:
-        return await run_in_threadpool(
+        answer = await run_in_threadpool(
             _store_log, session, blobs, jobs, request.app.state.db, user, upload
         )
+        _totals(request).clear()
+        return answer
     except BaseException:
         session.rollback()
         discard_blob(session, blobs, sha)
