@@ -304,6 +304,23 @@ def test_an_uploaded_track_is_stored_and_compared_with_its_plan(client, headers,
     assert missing.status_code == 404 and "has no plan" in missing.json()["detail"]
 
 
+def test_a_long_uploaded_track_is_compared_with_its_plan_in_a_job(
+    client, headers, deck, monkeypatch
+):
+    import api.routes.flights as flights_routes
+
+    monkeypatch.setattr(flights_routes, "SYNC_CONFORMANCE_SAMPLES", 100)
+    plan_id = add_plan(client, deck)
+    answer = upload(client, headers["crew"], "deck.csv", deck["csv"], plan_id=plan_id)
+    assert answer.status_code == 202, answer.text
+    flight, job = answer.json()["flight"], answer.json()["job"]
+    assert job["kind"] == "conformance" and flight["job_id"] == job["id"]
+    done = wait_for_job(client, job["id"], headers["crew"])
+    assert done["state"] == "succeeded" and done["result"]["conforms"] is True
+    report = client.get(f"/api/flights/{flight['id']}/conformance", headers=headers["crew"])
+    assert report.status_code == 200 and report.json()["conforms"] is True
+
+
 @pytest.mark.parametrize(
     ("name", "data", "content_type", "fields", "status", "message"),
     [
