@@ -193,8 +193,24 @@ def test_footage_is_stored_and_its_defects_found_in_a_job(client, headers, fligh
     report = client.get(report_url, headers=headers["regulator"])
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "clip.mp4" in report.text and str(client.app.state.blobs.root) not in report.text
+    geojson = client.get(
+        f"/api/inspections/{inspections[0]['id']}/geojson", headers=headers["crew"]
+    )
+    assert geojson.json()["skyledger"]["schema"] == "skyledger.defects"
+    assert len(geojson.json()["features"]) == result["defects"]
     with client.app.state.db.session() as session:
         assert session.query(Inspection).one().job_id == job["id"]
+
+
+def test_footage_the_track_does_not_cover_fails_its_job_with_the_reason(
+    client, headers, flight, clip, fakes
+):
+    answer = post_video(client, flight, headers["crew"], "late.mp4", clip["video"], offset_s=600)
+    assert answer.status_code == 202, answer.text
+    done = wait_for_job(client, answer.json()["job"]["id"], headers["crew"])
+    assert done["state"] == "failed" and "late.mp4" in done["error"], done
+    assert str(client.app.state.blobs.root) not in done["error"]
+    assert client.get(f"/api/flights/{flight}/inspections").json() == []
 
 
 def test_defects_of_a_private_flight_are_hidden_from_the_public(
