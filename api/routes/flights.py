@@ -37,12 +37,12 @@ from api.routes.common import (
     Page,
     PagingDep,
     answering,
-    get_or_404,
     not_found,
 )
 from api.routes.jobs import JobPublic
 from api.storage.models import Asset, File, Flight, Job, User
 from api.storage.models import Plan as PlanRow
+from api.work.records import discard_blob
 
 __all__ = ["FlightCreate", "FlightFull", "FlightPublic", "router", "visible_flight"]
 
@@ -66,12 +66,6 @@ TOTALS_KEPT = 256
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 #: Tracks up to this many samples are compared with their plan during the upload request.
 SYNC_CONFORMANCE_SAMPLES = 20_000
-LOG_EXTENSIONS = (".csv", ".tlog", ".bin")
-LOG_MEDIA_TYPES = {
-    ".csv": "text/csv",
-    ".tlog": "application/octet-stream",
-    ".bin": "application/octet-stream",
-}
 #: Content types a flight log part may declare (browsers and tools differ).
 LOG_CONTENT_TYPES = (
     "",
@@ -374,6 +368,8 @@ def _started(session: Session, flight: Flight, job_id: int | None, user: User) -
 
 
 def _check_log(name: str, content_type: str) -> None:
+    from api.work.flight_logs import LOG_EXTENSIONS
+
     ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in LOG_EXTENSIONS:
         raise HTTPException(
@@ -385,12 +381,6 @@ def _check_log(name: str, content_type: str) -> None:
             f"file {name!r}: content type {content_type!r} is not a flight log "
             "(send application/octet-stream or text/csv)",
         )
-
-
-def discard_blob(session: Session, blobs: Any, sha256: str) -> None:
-    """Remove a blob an upload stored, unless a ``files`` row already keeps it."""
-    if session.get(File, sha256) is None:
-        blobs.delete(sha256)
 
 
 def _form_bool(fields: dict[str, str], name: str, default: bool) -> bool:
@@ -470,15 +460,13 @@ async def upload_flight(
         return answer
     except BaseException:
         session.rollback()
-        discard_blob(session, blobs, sha)
+        await run_in_threadpool(discard_blob, session, blobs, sha)
         raise
 
 
 def _store_log(session: Session, blobs: Any, jobs: Any, db: Any, user: User, upload: Any) -> Any:
-    from api.work.flying import compute_conformance, conformance_job, track_summary
-    from api.work.records import add_file, store_bytes
-    from mission.errors import MissionError
-    from mission.track import read_track, track_to_csv
+    from api.work.flight_logs import accept_flight_log
+    from api.work.flying import compute_conformance, conformance_job
 
     fields = upload.fields
     plan_id = _form_id(fields, "plan_id")
@@ -486,41 +474,11 @@ def _store_log(session: Session, blobs: Any, jobs: Any, db: Any, user: User, upl
     if len(purpose) > 200 or not re.fullmatch(PRINTABLE, purpose or " "):
         raise HTTPException(422, "purpose: one line of at most 200 printable characters")
     public = _form_bool(fields, "public", True)
-    if plan_id is not None:
-        get_or_404(session, PlanRow, plan_id, "plan")
-    name, stored = upload.filename, upload.stored
-    ext = "." + name.rsplit(".", 1)[-1].lower()
-    with blobs.open(stored.sha256) as log:
-        data = log.read()
-    try:
-        track = read_track(data, name)
-    except MissionError as exc:
-        raise HTTPException(400, " ".join(str(exc).split())) from None
-    except ValueError as exc:
-        raise HTTPException(400, f"file {name!r} cannot be read as a flight log: {exc}") from None
-    add_file(session, stored, LOG_MEDIA_TYPES[ext], name)
-    if ext == ".csv":
-        track_sha, log_sha = stored.sha256, None
-    else:
-        stem = name.rsplit(".", 1)[0]
-        track_sha = store_bytes(
-            session, blobs, track_to_csv(track).encode(), "text/csv", f"{stem}-track.csv"
-        )
-        log_sha = stored.sha256
-    flight = Flight(
-        plan_id=plan_id,
-        source="upload",
-        state="flown",
-        purpose=purpose,
-        public=public,
-        started_at=track.start,
-        ended_at=track.end,
-        track_sha256=track_sha,
-        tlog_sha256=log_sha,
-        summary=track_summary(track) | {"file": name},
-        created_by=user.id,
-    )
-    session.add(flight)
+    with answering():
+        flight, track = accept_flight_log(
+            session, blobs, upload.stored, upload.filename, user_id=user.id,
+            plan_id=plan_id, purpose=purpose, public=public,
+        )  # fmt: skip
     session.commit()
     job_id = None
     if plan_id is not None and len(track.samples) > SYNC_CONFORMANCE_SAMPLES:

@@ -27,10 +27,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import BlobsDep, CrewDep, JobsDep, ReaderDep, SessionDep, SettingsDep
 from api.routes.common import IdPath, answering, get_or_404
-from api.routes.flights import discard_blob
 from api.routes.jobs import JobPublic
 from api.storage.models import File, Flight, Footage, Job
 from api.work.detecting import VIDEO_TYPES
+from api.work.records import discard_blob
 
 __all__ = ["VIDEO_EXTENSIONS", "FootagePublic", "router"]
 

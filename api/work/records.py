@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from api.storage.models import Plan as PlanRow
     from mission.plan import Plan
 
-__all__ = ["UnsafeName", "add_file", "plan_of", "safe_name", "store_bytes"]
+__all__ = ["UnsafeName", "add_file", "discard_blob", "plan_of", "safe_name", "store_bytes"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
 MAX_NAME = 200
@@ -71,6 +71,12 @@ def store_bytes(session: Session, blobs: BlobStore, data: bytes, media_type: str
     stored = blobs.put_bytes(data)
     add_file(session, stored, media_type, name)
     return stored.sha256
+
+
+def discard_blob(session: Session, blobs: BlobStore, sha256: str) -> None:
+    """Remove a blob an upload stored, unless a ``files`` row already keeps it."""
+    if session.get(File, sha256) is None:
+        blobs.delete(sha256)
 
 
 def plan_of(row: PlanRow) -> Plan:
