@@ -488,3 +488,10 @@ def test_a_browser_form_with_its_csrf_field_is_accepted(client, tokens, flight, 
     assert answer.status_code == 202, answer.text
     assert answer.json()["footage"]["offset_s"] == 0.0
     assert answer.json()["footage"]["size"] == len(clip["video"])
+    job = answer.json()["job"]["id"]
+    assert client.get(f"/api/jobs/{job}").json()["state"] in ("queued", "running", "succeeded")
+    # finish while the fakes are in place
+    deadline = time.monotonic() + 60
+    while client.get(f"/api/jobs/{job}").json()["state"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
