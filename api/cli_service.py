@@ -201,7 +201,23 @@ def upgrade(settings: Settings) -> str:
             raise CommandError(
                 f"cannot create the folder {str(sqlite.parent)!r}: {exc.strerror or exc}"
             ) from None
-    return _database_call(settings.url, lambda: migrate.upgrade(settings.url))
+    revision = _database_call(settings.url, lambda: migrate.upgrade(settings.url))
+    if sqlite is not None:
+        _database_call(settings.url, lambda: _open_once(settings.url))
+    return revision
+
+
+def _open_once(url: str) -> None:
+    """Connect once as the service does: a SQLite file is switched to WAL mode here, before
+    any server process starts (workers switching it at the same moment lock each other out)."""
+    from api.storage.db import Database
+
+    db = Database(url)
+    try:
+        with db.engine.connect():
+            pass
+    finally:
+        db.close()
 
 
 def existing(settings: Settings, migrated: bool = True) -> str | None:

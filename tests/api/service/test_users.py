@@ -235,6 +235,9 @@ def test_cli_users_list_and_db_revision(
         assert "never migrated" in capsys.readouterr().out
     assert skyledger("db", "upgrade", *where) == 0
     assert capsys.readouterr().out.strip().endswith(f"revision {migrate.head()}")
+    if db_url is None:  # in WAL mode before any server process opens it (two would collide)
+        with sqlite3.connect(tmp_path / "data" / "skyledger.db") as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert skyledger("db", "upgrade", *where) == 0  # again: nothing to do
     capsys.readouterr()
     assert skyledger("db", "current", *where) == 0
@@ -306,11 +309,11 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the server did not answer in 90 s"
                 time.sleep(0.5)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        server.send_signal(signal.SIGTERM)  # uvicorn's supervisor stops its workers itself
         try:
-            out = server.communicate(timeout=30)[0].decode()
+            out = server.communicate(timeout=60)[0].decode()
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             out = server.communicate()[0].decode()
-    assert "schema 0001" in out and "Traceback" not in out
+    assert "schema 0001" in out and "Traceback" not in out, out
     assert (tmp_path / "d" / "skyledger.db").is_file()
