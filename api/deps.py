@@ -98,6 +98,7 @@ async def current_user(request: Request, session: SessionDep) -> User | None:
     if request.method not in SAFE_METHODS:
         sent = await _csrf_sent(request)
         if not sent or sent != web.csrf:
+            await request.close()  # closes the form read for the token (its spooled files)
             raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
     return user
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -113,7 +115,7 @@ class File(Base):
 
     __tablename__ = "files"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     media_type: Mapped[str] = mapped_column(String(128), nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     created_at: Mapped[datetime] = _created()
@@ -186,6 +188,7 @@ class Flight(Base):
     """A flight: flown by the service (built-in vehicle, SITL) or uploaded as a log."""
 
     __tablename__ = "flights"
+    __table_args__ = (Index("ix_flights_public_id", "public", "id"),)  # the public list
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"), nullable=True, index=True)
     source: Mapped[str] = mapped_column(String(16), nullable=False)  # builtin, sitl, upload

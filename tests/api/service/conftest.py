@@ -37,7 +37,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
         return None
     from postgres import create_database
 
-    return create_database(request.getfixturevalue("postgres_url"), f"test_{next(_databases)}")
+    return create_database(request.getfixturevalue("postgres_url"), f"service_{next(_databases)}")
 
 
 @pytest.fixture

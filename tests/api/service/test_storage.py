@@ -180,7 +180,7 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'skyledger.db'}"
     server: str = request.getfixturevalue("postgres_url")
-    return create_database(server, f"test_{next(_counter)}")
+    return create_database(server, f"storage_{next(_counter)}")
 
 
 def _differences(url: str, metadata: sa.MetaData) -> list[object]:
@@ -205,7 +205,7 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_reaches_head_and_is_idempotent(empty_db: str) -> None:
     assert migrate.current(empty_db) is None
-    assert migrate.upgrade(empty_db) == migrate.head() == "0001"
+    assert migrate.upgrade(empty_db) == migrate.head() == "0002"
     assert migrate.upgrade(empty_db) == migrate.head()
     assert migrate.current(empty_db) == migrate.head()
 
