@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,dronekit,train]'
 	touch $(STAMP)
 
+# The whole chain through the service on the sample city, then the service left serving.
 demo: $(STAMP)
-	$(BIN)/python -m api.demo --out demo-out
+	$(BIN)/skyledger demo --data-dir demo-data
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -26,6 +27,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/compliance.py
 	$(BIN)/python bench/flight.py
 	$(BIN)/python bench/vision.py
+	-command -v wrk >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk)
+	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-out demo-data .pytest_cache .mypy_cache .ruff_cache

@@ -310,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
         if args.no_serve:
             return 0
         print(f"\nOpen {base}/api/flights (public flights), {base}/api/defects (defects found),")
-        print(f"{base}/docs (the API). Ctrl-C stops the service.", flush=True)
+        print(f"{base}/openapi.json (the API description). Ctrl-C stops the service.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while not server.should_exit:
                 time.sleep(0.5)

@@ -17,10 +17,15 @@ __all__ = ["Database"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    import sqlite3
+
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")  # first, so the rest waits for a lock
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        pass  # another process is switching the same file to WAL at this moment
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
