@@ -60,8 +60,10 @@ PUBLIC_SUMMARY = (
     "bbox",
 )
 #: How long a list's total is reused, and how many totals are kept.
-TOTALS_TTL_S = 2.0
-TOTALS_KEPT = 256
+RECENT_TTL_S = 2.0
+#: What the public's list answers tell caches: as fresh as the kept copy.
+PUBLIC_CACHE = {"Cache-Control": f"public, max-age={int(RECENT_TTL_S)}"}
+RECENT_KEPT = 256
 #: Text fields: one line, no control characters (PostgreSQL refuses NUL in text).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 #: Tracks up to this many samples are compared with their plan during the upload request.
@@ -201,53 +203,55 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-class _Totals:
-    """Flight counts of recent list queries, kept :data:`TOTALS_TTL_S` seconds.
+class _Recent:
+    """Values of recent list queries, kept :data:`RECENT_TTL_S` seconds.
 
-    Counting 100,000 rows costs more than the rest of a list request; a list asked again
-    within the TTL reuses the count (the items are always read fresh). A flight made by this
-    process clears the counts at once; one made by another worker shows in the totals within
-    the TTL.
+    Two are kept per app: flight counts (counting 100,000 rows costs more than the rest of a
+    list request) and the public's list answers (the public asks for the same first pages
+    again and again). A flight made by this process clears both at once; one made by another
+    worker shows within the TTL. Staff lists always read their items fresh.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[Any, tuple[float, int]] = {}
+        self._values: dict[Any, tuple[float, Any]] = {}
 
-    def get(self, key: Any) -> int | None:
+    def get(self, key: Any) -> Any:
         with self._lock:
-            found = self._counts.get(key)
+            found = self._values.get(key)
         if found is None or found[0] < time.monotonic():
             return None
         return found[1]
 
-    def put(self, key: Any, total: int) -> None:
+    def put(self, key: Any, value: Any) -> None:
         with self._lock:
-            if len(self._counts) >= TOTALS_KEPT:
-                self._counts.clear()
-            self._counts[key] = (time.monotonic() + TOTALS_TTL_S, total)
+            if len(self._values) >= RECENT_KEPT:
+                self._values.clear()
+            self._values[key] = (time.monotonic() + RECENT_TTL_S, value)
 
     def clear(self) -> None:
         with self._lock:
-            self._counts.clear()
+            self._values.clear()
 
     def expire_all(self) -> None:
-        """Make every kept count stale (what the TTL does in time)."""
+        """Make every kept value stale (what the TTL does in time)."""
         with self._lock:
-            self._counts = {k: (-math.inf, v) for k, (_t, v) in self._counts.items()}
+            self._values = {k: (-math.inf, v) for k, (_t, v) in self._values.items()}
 
 
-def _totals(request: Request) -> _Totals:
-    return _totals_of(request.app)
-
-
-def _totals_of(app: Any) -> _Totals:
-    """The app's count cache (made on first use: nothing is made at import)."""
+def _recent(app: Any) -> tuple[_Recent, _Recent]:
+    """The app's (counts, public pages) caches, made on first use (nothing at import)."""
     state = app.state
-    totals: _Totals | None = getattr(state, "flight_totals", None)
-    if totals is None:
-        totals = state.flight_totals = _Totals()
-    return totals
+    caches: tuple[_Recent, _Recent] | None = getattr(state, "flight_lists", None)
+    if caches is None:
+        caches = state.flight_lists = (_Recent(), _Recent())
+    return caches
+
+
+def flights_changed(app: Any) -> None:
+    """Forget the counts and public pages kept for ``app`` (a flight was made or changed)."""
+    for cache in _recent(app):
+        cache.clear()
 
 
 @router.get(
@@ -282,11 +286,15 @@ def list_flights(
         if user is None:
             plans = plans.join(Asset, Asset.id == PlanRow.asset_id).where(Asset.public == true())
         conditions.append(Flight.plan_id.in_(plans))
+    totals, pages = _recent(request.app)
+    page_key = (request.url.query, paging.limit, paging.offset)
+    if user is None and (cached := pages.get(page_key)) is not None:
+        return Response(cached, media_type="application/json", headers=PUBLIC_CACHE)
     key = (user is None, since, until, purpose, asset_id)
-    total = _totals(request).get(key)
+    total = totals.get(key)
     if total is None:
         total = int(session.scalar(select(func.count(Flight.id)).where(*conditions)) or 0)
-        _totals(request).put(key, total)
+        totals.put(key, total)
     # the page's ids first (an index scan), then only those rows: deep pages stay cheap
     page = (
         select(Flight.id)
@@ -300,8 +308,13 @@ def list_flights(
     )
     items = _shown(session, rows, user)
     page_type = Page[FlightPublic] if user is None else Page[FlightFull]
-    page_out = page_type(items=items, total=total, limit=paging.limit, offset=paging.offset)
-    return _json(page_out)
+    body = page_type(
+        items=items, total=total, limit=paging.limit, offset=paging.offset
+    ).model_dump_json()
+    if user is None:
+        pages.put(page_key, body)
+        return Response(body, media_type="application/json", headers=PUBLIC_CACHE)
+    return Response(body, media_type="application/json")
 
 
 @router.get(
@@ -348,7 +361,7 @@ def create_flight(
             public=body.public,
             speedup=settings.flight_speedup,
         )
-    _totals(request).clear()
+    flights_changed(request.app)
     return _started(session, flight, job_id, user)
 
 
@@ -456,7 +469,7 @@ async def upload_flight(
         answer = await run_in_threadpool(
             _store_log, session, blobs, jobs, request.app.state.db, user, upload
         )
-        _totals(request).clear()
+        flights_changed(request.app)
         return answer
     except BaseException:
         session.rollback()
