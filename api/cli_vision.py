@@ -60,7 +60,7 @@ def add_commands(sub: Any) -> None:
     t.add_argument(
         "--balance",
         action="store_true",
-        help="repeat training images that show a rare class (up to 4 times)",
+        help="train on the images that show the rarest class and as many others",
     )
     t.add_argument("--batch", type=int, default=16, metavar="B")
     t.add_argument("--val-fraction", type=_fraction, default=0.2, metavar="F")

@@ -12,10 +12,10 @@ the set of classes they show and, within each group, ordered by the SHA-256 of t
 every ``1/val_fraction``-th goes to validation. The split therefore depends on names alone, not
 on the order files are listed, and keeps rare classes in both halves.
 
-``balance`` repeats, in the training list only, the images that show a rare class: each image
-is listed ``ceil(commonest / (2 * count))`` times for its rarest class (at most
-:data:`MAX_REPEAT`), so that a class with few boxes is seen about half as often as the
-commonest one. Validation is never repeated.
+``balance`` thins the training list (only): every training image that shows the rarest class
+stays, and of the others only as many as those, chosen by the SHA-256 of their names. A pass
+then shows the rare class in half its images and costs a fraction of a full pass; it suits
+going on from weights that already know the common classes. Validation is never thinned.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from pathlib import Path
 from mission.errors import MissionError
 from mission.kmlxml import parse_xml
 from vision.errors import VisionError
-
-MAX_REPEAT = 4
 
 __all__ = [
     "Annotation",
@@ -171,7 +169,7 @@ class Prepared:
     val_images: int
     instances: dict[str, int]
     own_split: bool = True  # the project's split (False: the dataset's own, or all for eval)
-    repeated: int = 0  # extra training-list entries that ``balance`` added
+    listed: int | None = None  # training images in ``balance``'s thinned list
 
 
 def _images(folder: Path) -> dict[str, Path]:
@@ -314,8 +312,8 @@ def prepare(
 
     ``names`` fixes the class order (a model's, for evaluation): the dataset's classes must
     be among them. ``all_val`` puts every image in validation. Images are hard-linked where
-    the file system allows (copied otherwise); ``out`` is emptied first. ``balance`` repeats
-    the training images of rare classes (see the module's docstring). Raises
+    the file system allows (copied otherwise); ``out`` is emptied first. ``balance`` thins the
+    training list round the rarest class (see the module's docstring). Raises
     :class:`VisionError` for a folder that is neither layout.
     """
     src = Path(src)
@@ -371,28 +369,29 @@ def prepare(
             counts[b.name] += 1
             if split == "train":
                 train_counts[b.name] += 1
-    train_entry, repeated = "images/train", 0
+    train_entry, listed = "images/train", None
     if balance:
-        listing = []
-        for key, ann in sorted(anns.items()):
-            if key not in val:
-                times = repeats({b.name for b in ann.boxes}, train_counts)
-                listing += [str(placed[key].resolve())] * times
-                repeated += times - 1
+        shown = {k: {b.name for b in a.boxes} for k, a in anns.items() if k not in val}
+        listing = [str(placed[k].resolve()) for k in balanced(shown, train_counts)]
         (out / "train.txt").write_text("\n".join(listing) + "\n")
-        train_entry = "train.txt"
+        train_entry, listed = "train.txt", len(listing)
     yaml_path = out / "data.yaml"
     lines = [f"path: {out.resolve()}", f"train: {train_entry}", "val: images/val", "names:"]
     lines += [f"  {i}: {n}" for i, n in enumerate(names)]
     yaml_path.write_text("\n".join(lines) + "\n")
     return Prepared(
-        yaml_path, tuple(names), len(anns) - len(val), len(val), counts, own_split, repeated
+        yaml_path, tuple(names), len(anns) - len(val), len(val), counts, own_split, listed
     )
 
 
-def repeats(shown: set[str], counts: dict[str, int]) -> int:
-    """How many times ``balance`` lists a training image showing the classes ``shown``, given
-    each class's number of training boxes."""
-    commonest = max(counts.values(), default=0)
-    times = [math.ceil(commonest / (2 * counts[c])) for c in shown if counts.get(c)]
-    return min(MAX_REPEAT, max(times, default=1))
+def balanced(shown: dict[str, set[str]], counts: dict[str, int]) -> list[str]:
+    """``balance``'s training list: the images (keys of ``shown``, each with the classes it
+    shows) that show the rarest class of ``counts``, and as many of the rest (by the SHA-256
+    of their names), in name order."""
+    present = {c: n for c, n in counts.items() if n}
+    if len(present) < 2:
+        return sorted(shown)
+    rarest = min(present, key=lambda c: (present[c], c))
+    rare = [k for k, classes in shown.items() if rarest in classes]
+    rest = sorted((k for k in shown if rarest not in shown[k]), key=_hash)
+    return sorted(rare + rest[: len(rare)])

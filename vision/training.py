@@ -290,7 +290,7 @@ def train(
     """Train a detector on ``data`` (VOC or YOLO folder) and write ``out`` and its card.
 
     An ``.onnx`` output also keeps the ``.pt`` it was exported from beside it. ``balance``
-    repeats the training images of rare classes (:func:`vision.dataset.prepare`).
+    thins the training list round the rarest class (:func:`vision.dataset.prepare`).
     """
     if epochs < 1:
         raise VisionError(f"epochs {epochs} must be at least 1")
@@ -422,7 +422,7 @@ def write_card(
         "initial_weights": initial,
         "previous_training": previous,
         "images": {"train": prepared.train_images, "val": prepared.val_images},
-        "repeated_train_images": prepared.repeated,
+        "balanced_train_images": prepared.listed,
         "instances": prepared.instances,
         "command": settings["command"],
         "architecture": settings["model"],
@@ -447,10 +447,10 @@ def write_card(
         f"- Training data: {settings['data']} ({prepared.train_images} training and "
         f"{prepared.val_images} validation images, {split})",
     ]
-    if prepared.repeated:
+    if prepared.listed is not None:
         lines.append(
-            f"- Class balance: training images of rare classes repeated ({prepared.repeated} "
-            "extra entries a pass)"
+            f"- Class balance: each pass used {prepared.listed} of the {prepared.train_images} "
+            "training images: all that show the rarest class and as many others"
         )
     chain, total_s = previous, seconds
     while chain:  # the runs before this one, newest first

@@ -11,12 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vision.dataset import (
-    MAX_REPEAT,
     Annotation,
     LabelBox,
+    balanced,
     prepare,
     read_voc,
-    repeats,
     voc_to_yolo,
     yolo_to_voc,
 )
@@ -99,27 +98,30 @@ def test_prepare_voc_splits_by_name_and_keeps_rare_class_in_both_halves(tmp_path
     assert again.val_images == 8
 
 
-def test_balance_repeats_rare_class_images_in_training_only(tmp_path):
+def test_balance_keeps_rare_class_images_and_as_many_others_in_training_only(tmp_path):
     src = make_voc(tmp_path / "voc", 40)  # 40 insulator boxes, 10 defect boxes
     plain = prepare(src, tmp_path / "plain")
     got = prepare(src, tmp_path / "out", balance=True)
     listing = (tmp_path / "out" / "train.txt").read_text().split()
     assert "train: train.txt" in got.yaml.read_text()
     assert (got.train_images, got.val_images) == (plain.train_images, plain.val_images)
-    assert len(set(listing)) == got.train_images
-    assert len(listing) == got.train_images + got.repeated
+    assert all("/images/train/" in path for path in listing)  # validation never thinned
     defect_stems = {
         p.stem
         for p in (tmp_path / "out" / "labels" / "train").glob("*.txt")
         if any(line.startswith("0 ") for line in p.read_text().splitlines())
     }
-    times = math.ceil(got.train_images / (2 * len(defect_stems)))  # one insulator an image
-    assert times >= 2
-    for path in set(listing):
-        expected = times if Path(path).stem in defect_stems else 1
-        assert listing.count(path) == expected, path
-    assert all("/images/train/" in path for path in listing)  # validation never repeated
-    assert repeats({"defect"}, {"defect": 1, "insulator": 1000}) == MAX_REPEAT
+    stems = [Path(path).stem for path in listing]
+    assert len(stems) == len(set(stems)) == got.listed == 2 * len(defect_stems)
+    assert defect_stems <= set(stems)
+    # the others are chosen by name, not by listing order
+    again = prepare(src, tmp_path / "again", balance=True)
+    assert (tmp_path / "again" / "train.txt").read_text().replace("again", "out") == (
+        tmp_path / "out" / "train.txt"
+    ).read_text()
+    assert again.listed == got.listed
+    one_class = {"a": {"insulator"}, "b": {"insulator"}}
+    assert balanced(one_class, {"defect": 0, "insulator": 2}) == ["a", "b"]
 
 
 def test_prepare_yolo_with_own_split_keeps_it_and_reorders_to_model_names(tmp_path):
