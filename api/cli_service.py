@@ -25,6 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,6 +41,7 @@ __all__ = ["DEFAULT_DATA_DIR", "add_commands", "app_from_env"]
 DEFAULT_DATA_DIR = "skyledger-data"
 ENV_DATA_DIR = "SKYLEDGER_DATA_DIR"
 ENV_DB = "SKYLEDGER_DB"
+ENV_MAX_UPLOAD = "SKYLEDGER_MAX_UPLOAD_BYTES"
 
 T = TypeVar("T")
 
@@ -53,7 +55,11 @@ def app_from_env() -> FastAPI:
     from api.settings import Settings
 
     data_dir = os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR
-    return create_app(Settings(data_dir=Path(data_dir), db_url=os.environ.get(ENV_DB) or None))
+    limit = os.environ.get(ENV_MAX_UPLOAD, "")
+    settings = Settings(data_dir=Path(data_dir), db_url=os.environ.get(ENV_DB) or None)
+    if limit.isdigit() and int(limit) > 0:
+        settings = replace(settings, max_upload_bytes=int(limit))
+    return create_app(settings)
 
 
 # --- arguments --------------------------------------------------------------------------------
@@ -67,6 +73,16 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port {port} must be within 1..65535")
     return port
+
+
+def _megabytes(text: str) -> int:
+    try:
+        mb = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
+    if not 0 < mb <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{text} MB must be above 0 and at most 1000000")
+    return int(mb * 1024 * 1024)
 
 
 def _workers(text: str) -> int:
@@ -103,6 +119,12 @@ def add_commands(sub: Any) -> None:
     _storage(p, exclusive=False)
     p.add_argument(
         "--workers", type=_workers, default=1, metavar="N", help="server processes (default 1)"
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=_megabytes,
+        metavar="MB",
+        help="largest footage or log upload (default 2048)",
     )
     p.set_defaults(func=cmd_serve)
 
@@ -258,6 +280,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = settings_from_args(args)
+    if args.max_upload_mb:
+        settings = replace(settings, max_upload_bytes=args.max_upload_mb)
     revision = upgrade(settings)
     print(
         f"skyledger: serving http://{args.host}:{args.port}/ from {shown_url(settings.url)} "
@@ -274,6 +298,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ[ENV_DB] = args.db
     else:
         os.environ.pop(ENV_DB, None)
+    os.environ[ENV_MAX_UPLOAD] = str(settings.max_upload_bytes)
     uvicorn.run(
         f"{__name__}:app_from_env",
         factory=True,

@@ -10,7 +10,8 @@ waits for the detection job. Everything is stored by the service itself. Then it
 what happened and the URLs to open, and keeps serving (``--no-serve`` stops instead).
 
 The tokens of the demo's users are written to ``DATA_DIR/demo-tokens.txt`` (readable by its
-owner only) so they can be used with the API afterwards.
+owner only) so they can be used with the API afterwards, and the sample city and its zones to
+``DATA_DIR/sample_city.geojson`` and ``sample_zones.geojson`` for the command line.
 """
 
 from __future__ import annotations
@@ -282,12 +283,24 @@ def serving(settings: Any, host: str, port: int) -> Iterator[tuple[Any, str]]:
         thread.join(timeout=30)
 
 
+def write_inputs(data_dir: Path) -> None:
+    """The sample city and its zones as files beside the data, for the command line."""
+    from compliance.sources import sample_zones_text
+    from mission.assets import sample_city
+
+    commands.write_texts(
+        [data_dir / "sample_city.geojson", data_dir / "sample_zones.geojson"],
+        [json.dumps(sample_city(), indent=1) + "\n", sample_zones_text()],
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from api.settings import Settings
     from sim.sitl import find_sitl_binary
 
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    write_inputs(data_dir)
     settings = Settings(data_dir=data_dir, db_url=args.db)
     tokens = add_users(data_dir, settings.url)
     vehicle = "sitl" if find_sitl_binary() else "builtin"

@@ -258,6 +258,16 @@ def test_app_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with TestClient(app) as test_client:
         assert test_client.get("/api/me").status_code == 401
     assert (tmp_path / "env-data" / "skyledger.db").is_file()
+    assert app.state.settings.max_upload_bytes == 2 * 1024**3  # the default
+    monkeypatch.setenv("SKYLEDGER_MAX_UPLOAD_BYTES", "1048576")  # what serve --max-upload-mb 1 sets
+    assert app_from_env().state.settings.max_upload_bytes == 1048576
+
+
+def test_serve_refuses_a_bad_upload_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    from api import cli
+
+    assert cli.main(["serve", "--max-upload-mb=-5"]) == 2
+    assert "-5 MB must be above 0" in capsys.readouterr().err
 
 
 @pytest.mark.slow
