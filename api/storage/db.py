@@ -6,6 +6,7 @@ the job threads can read while one of them writes.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,10 +22,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=10000")  # first, so the rest waits for a lock
-    try:
+    # another process may be switching the same file to WAL at this moment
+    with contextlib.suppress(sqlite3.OperationalError):
         cursor.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.OperationalError:
-        pass  # another process is switching the same file to WAL at this moment
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
