@@ -454,3 +454,34 @@ def test_list_totals_follow_new_flights(client, headers, deck):
     answer = client.get("/api/flights")
     assert answer.json()["total"] == 2 and len(answer.json()["items"]) == 2
     assert answer.headers["cache-control"] == "public, max-age=2"
+
+
+@pytest.mark.sitl
+@pytest.mark.slow
+def test_an_approved_plan_is_flown_on_sitl_through_the_service(client, headers, deck, db_url):
+    """The same flight job on real ArduPilot SITL (once, on SQLite): track, log, conformance."""
+    from sim.sitl import find_sitl_binary
+
+    if find_sitl_binary() is None:
+        pytest.skip(
+            "no ArduPilot SITL binary (set SKYLEDGER_SITL_BINARY or put arducopter on PATH)"
+        )
+    if db_url is not None:
+        pytest.skip("SITL is flown once, on SQLite (the job's storage is what PostgreSQL tests)")
+    plan_id = add_plan(client, deck)
+    answer = client.post(
+        "/api/flights",
+        headers=headers["crew"],
+        json={"plan_id": plan_id, "vehicle": "sitl", "purpose": "deck on SITL"},
+    )
+    assert answer.status_code == 202, answer.text
+    flight, job = answer.json()["flight"], answer.json()["job"]
+    assert flight["source"] == "sitl"
+    done = wait_for_job(client, job["id"], headers["crew"], timeout_s=600)
+    assert done["state"] == "succeeded", done
+    got = client.get(f"/api/flights/{flight['id']}", headers=headers["regulator"]).json()
+    assert got["state"] == "flown" and got["summary"]["completed"] is True
+    assert got["summary"]["photos"] >= 28  # ArduPilot's distance trigger, not the paper flight
+    assert got["conformance"]["schema"] == "skyledger.conformance"
+    log = client.get(f"/api/flights/{flight['id']}/log", headers=headers["admin"])
+    assert log.status_code == 200 and len(log.content) > 10_000
