@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import threading
 import time
 import urllib.error
@@ -257,9 +258,9 @@ def summary(items: Sequence[Inspected], vehicle: str) -> str:
 
 
 @contextlib.contextmanager
-def serving(settings: Any, host: str, port: int) -> Iterator[tuple[Any, str]]:
-    """The service under uvicorn in a thread, on ``host:port``; stopped when the block ends
-    unless the caller has taken it over (``server.should_exit`` left False)."""
+def serving(settings: Any, host: str, port: int) -> Iterator[str]:
+    """The service under uvicorn in a thread on ``host:port`` (its base URL); stopped when
+    the block ends."""
     import uvicorn
 
     from api.app import create_app
@@ -277,7 +278,7 @@ def serving(settings: Any, host: str, port: int) -> Iterator[tuple[Any, str]]:
         time.sleep(0.05)
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
     try:
-        yield server, f"http://{host}:{bound}"
+        yield f"http://{host}:{bound}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -304,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(data_dir=data_dir, db_url=args.db)
     tokens = add_users(data_dir, settings.url)
     vehicle = "sitl" if find_sitl_binary() else "builtin"
-    with serving(settings, args.host, args.port) as (server, base):
+    with serving(settings, args.host, args.port) as base:
         anonymous = Client(base)
         crew, admin = anonymous.as_user(tokens["crew"]), anonymous.as_user(tokens["admin"])
         print(f"service running at {base} on {settings.url}", flush=True)
@@ -322,11 +323,13 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.no_serve:
             return 0
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
         print(f"\nOpen {base}/api/flights (public flights), {base}/api/defects (defects found),")
         print(f"{base}/openapi.json (the API description). Ctrl-C stops the service.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while not server.should_exit:
-                time.sleep(0.5)
+        stop.wait()
+        print("stopping the service ...", flush=True)
     return 0
 
 
