@@ -34,6 +34,15 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _classes(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give class names separated by commas, once each"
+        )
+    return names
+
+
 def add_commands(sub: Any) -> None:
     """Add ``vision train`` and ``vision eval`` to the ``skyledger`` sub-command parsers."""
     vision = sub.add_parser("vision", help="train and evaluate defect detection models")
@@ -61,6 +70,12 @@ def add_commands(sub: Any) -> None:
         "--balance",
         action="store_true",
         help="train on the images that show the rarest class and as many others",
+    )
+    t.add_argument(
+        "--classes",
+        type=_classes,
+        metavar="A,B",
+        help="train on these of the dataset's classes only (the others' boxes are dropped)",
     )
     t.add_argument("--batch", type=int, default=16, metavar="B")
     t.add_argument("--val-fraction", type=_fraction, default=0.2, metavar="F")
@@ -110,6 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         command=command,
         export_imgsz=args.export_imgsz,
         balance=args.balance,
+        classes=args.classes,
     )
     print(trained.evaluation.table())
     print(f"trained in {trained.seconds / 60:.1f} min")

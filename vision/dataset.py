@@ -26,7 +26,7 @@ import os
 import shutil
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mission.errors import MissionError
@@ -170,6 +170,7 @@ class Prepared:
     instances: dict[str, int]
     own_split: bool = True  # the project's split (False: the dataset's own, or all for eval)
     listed: int | None = None  # training images in ``balance``'s thinned list
+    dropped: tuple[str, ...] = ()  # classes whose boxes ``drop_unknown`` left out
 
 
 def _images(folder: Path) -> dict[str, Path]:
@@ -307,14 +308,19 @@ def prepare(
     names: Sequence[str] | None = None,
     all_val: bool = False,
     balance: bool = False,
+    only: Sequence[str] | None = None,
+    drop_unknown: bool = False,
 ) -> Prepared:
     """Write ``src`` (VOC or YOLO) into ``out`` in the YOLO layout with a train/val split.
 
     ``names`` fixes the class order (a model's, for evaluation): the dataset's classes must
     be among them. ``all_val`` puts every image in validation. Images are hard-linked where
     the file system allows (copied otherwise); ``out`` is emptied first. ``balance`` thins the
-    training list round the rarest class (see the module's docstring). Raises
-    :class:`VisionError` for a folder that is neither layout.
+    training list round the rarest class (see the module's docstring). ``only`` keeps the
+    boxes of those classes (in that order) and drops the others' after the split is made, so
+    the split is the one the whole dataset gets. ``drop_unknown`` (for evaluation) drops the
+    boxes of classes not in ``names`` instead of refusing them, as long as one class is
+    shared. Raises :class:`VisionError` for a folder that is neither layout.
     """
     src = Path(src)
     if not src.is_dir():
@@ -335,16 +341,25 @@ def prepare(
         raise VisionError(f"dataset {src} has no images")
     if not any(a.boxes for a in anns.values()):
         raise VisionError(f"dataset {src} has no labelled boxes")
+    if only is not None:
+        missing = sorted(set(only) - set(found)) or ([] if only else ["(none given)"])
+        if missing:
+            raise VisionError(
+                f"dataset {src} has no class {', '.join(missing)} (it has {', '.join(found)})"
+            )
     if names is None:
-        names = found
-    else:
+        names = list(only) if only is not None else found
+    dropped: list[str] = []
+    if names is not None and only is None:
         unknown = sorted({b.name for a in anns.values() for b in a.boxes} - set(names))
-        if unknown:
+        if unknown and drop_unknown and set(found) & set(names):
+            dropped, only = unknown, [n for n in names if n in found]
+        elif unknown:
             raise VisionError(
                 f"dataset {src} has class(es) {', '.join(unknown)} that the model does not "
                 f"know (it detects {', '.join(names)})"
             )
-        names = list(names)
+    names = list(names)
     own_split = val is None and not all_val
     if all_val:
         val = set(anns)
@@ -352,6 +367,11 @@ def prepare(
         val = split_names(
             {k: frozenset(b.name for b in a.boxes) for k, a in anns.items()}, val_fraction
         )
+    if only is not None:
+        anns = {
+            k: replace(a, boxes=tuple(b for b in a.boxes if b.name in only))
+            for k, a in anns.items()
+        }
     if out.exists():
         shutil.rmtree(out)
     counts = {n: 0 for n in names}
@@ -380,16 +400,23 @@ def prepare(
     lines += [f"  {i}: {n}" for i, n in enumerate(names)]
     yaml_path.write_text("\n".join(lines) + "\n")
     return Prepared(
-        yaml_path, tuple(names), len(anns) - len(val), len(val), counts, own_split, listed
+        yaml_path,
+        tuple(names),
+        len(anns) - len(val),
+        len(val),
+        counts,
+        own_split,
+        listed,
+        tuple(dropped),
     )
 
 
 def balanced(shown: dict[str, set[str]], counts: dict[str, int]) -> list[str]:
     """``balance``'s training list: the images (keys of ``shown``, each with the classes it
     shows) that show the rarest class of ``counts``, and as many of the rest (by the SHA-256
-    of their names), in name order."""
+    of their names; with one class, the rest are the images without a box), in name order."""
     present = {c: n for c, n in counts.items() if n}
-    if len(present) < 2:
+    if not present:
         return sorted(shown)
     rarest = min(present, key=lambda c: (present[c], c))
     rare = [k for k, classes in shown.items() if rarest in classes]

@@ -92,6 +92,7 @@ class Evaluation:
     imgsz: int
     classes: tuple[ClassMetrics, ...]
     overall: ClassMetrics
+    ignored: tuple[str, ...] = ()  # the dataset's classes the model does not detect
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +106,8 @@ class Evaluation:
                 f"{m.name:<14}{m.images:>8}{m.instances:>8}{m.precision:>8.3f}{m.recall:>8.3f}"
                 f"{m.map50:>8.3f}{m.map50_95:>10.3f}"
             )
+        if self.ignored:
+            rows.append(f"(not evaluated, the model does not detect: {', '.join(self.ignored)})")
         return "\n".join(rows)
 
 
@@ -246,7 +249,12 @@ def evaluate(
     size = imgsz or card_imgsz(Path(weights)) or trained_imgsz(model, Path(weights))
     with _workdir(workdir) as work:
         prepared = prepare(
-            Path(data), work / "dataset", val_fraction, names=names, all_val=split == "all"
+            Path(data),
+            work / "dataset",
+            val_fraction,
+            names=names,
+            all_val=split == "all",
+            drop_unknown=True,
         )
         try:
             with quiet():
@@ -268,7 +276,7 @@ def evaluate(
                 f"evaluation of {weights} failed: {' '.join(str(exc).split())[:200]}"
             ) from None
     rows, overall = _metrics(result, names, split)
-    return Evaluation(str(weights), str(data), split, size, tuple(rows), overall)
+    return Evaluation(str(weights), str(data), split, size, tuple(rows), overall, prepared.dropped)
 
 
 def train(
@@ -286,11 +294,13 @@ def train(
     command: str = "",
     export_imgsz: int | None = None,
     balance: bool = False,
+    classes: Sequence[str] | None = None,
 ) -> Trained:
     """Train a detector on ``data`` (VOC or YOLO folder) and write ``out`` and its card.
 
     An ``.onnx`` output also keeps the ``.pt`` it was exported from beside it. ``balance``
-    thins the training list round the rarest class (:func:`vision.dataset.prepare`).
+    thins the training list round the rarest class and ``classes`` trains on those classes
+    only (:func:`vision.dataset.prepare`).
     """
     if epochs < 1:
         raise VisionError(f"epochs {epochs} must be at least 1")
@@ -304,7 +314,9 @@ def train(
     _check_out(out)
     ul = ultralytics()
     with _workdir(workdir) as work:
-        prepared = prepare(Path(data), work / "dataset", val_fraction, balance=balance)
+        prepared = prepare(
+            Path(data), work / "dataset", val_fraction, balance=balance, only=classes
+        )
         yolo = ul.YOLO(model)
         started = time.monotonic()
         yolo.train(

@@ -124,6 +124,30 @@ def test_balance_keeps_rare_class_images_and_as_many_others_in_training_only(tmp
     assert balanced(one_class, {"defect": 0, "insulator": 2}) == ["a", "b"]
 
 
+def test_only_some_classes_keeps_the_whole_datasets_split(tmp_path):
+    src = make_voc(tmp_path / "voc", 40)
+    whole = prepare(src, tmp_path / "whole")
+    got = prepare(src, tmp_path / "defects", only=["defect"], balance=True)
+    assert got.names == ("defect",) and got.instances == {"defect": 10}
+    for split in ("train", "val"):
+        assert sorted(
+            p.name for p in (tmp_path / "defects" / "images" / split).iterdir()
+        ) == sorted(p.name for p in (tmp_path / "whole" / "images" / split).iterdir())
+    labels = [p.read_text() for p in (tmp_path / "defects" / "labels").rglob("*.txt")]
+    assert all(line.startswith("0 ") for text in labels for line in text.splitlines())
+    assert sum(1 for text in labels if not text.strip()) == 30  # the others are backgrounds
+    # one class: the images that show it and as many backgrounds
+    assert got.listed == 2 * (got.instances["defect"] - 2)  # two defect images are in val
+    assert whole.instances == {"defect": 10, "insulator": 40}
+    with pytest.raises(VisionError, match="has no class rust"):
+        prepare(src, tmp_path / "x", only=["rust"])
+    # evaluating a defect-only model on the whole dataset leaves the insulators out
+    judged = prepare(src, tmp_path / "eval", names=["defect"], drop_unknown=True)
+    assert judged.dropped == ("insulator",) and judged.instances == {"defect": 10}
+    with pytest.raises(VisionError, match="does not know"):
+        prepare(src, tmp_path / "y", names=["rust"], drop_unknown=True)
+
+
 def test_prepare_yolo_with_own_split_keeps_it_and_reorders_to_model_names(tmp_path):
     from PIL import Image
 
