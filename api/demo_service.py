@@ -78,17 +78,14 @@ class Client:
         body = json.dumps(payload or {}).encode()
         return self.request("POST", path, body, "application/json")
 
-    def upload(self, path: str, file: Path, fields: dict[str, str], media_type: str) -> Any:
+    def upload(self, path: str, file: Path, media_type: str) -> Any:
+        """POST ``file`` as the multipart field ``file``."""
         boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-            for k, v in fields.items()
-        ]
         head = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
             f'filename="{file.name}"\r\nContent-Type: {media_type}\r\n\r\n'
         ).encode()
-        body = b"".join(parts) + head + file.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        body = head + file.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
         return self.request("POST", path, body, f"multipart/form-data; boundary={boundary}")
 
 
@@ -221,7 +218,7 @@ def inspect(crew: Client, items: Sequence[Inspected], work: Path) -> None:
         )  # fmt: skip
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
             args.func(args)
-        started = crew.upload(f"/api/flights/{flight_id}/footage", video, {}, "video/mp4")
+        started = crew.upload(f"/api/flights/{flight_id}/footage", video, "video/mp4")
         job = wait_job(crew, started["job"], f"detecting defects ({item.asset})")
         found = crew.get(f"/api/flights/{flight_id}/defects")
         got = score(
