@@ -126,9 +126,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--max-overlap",
         type=_fraction,
-        default=0.5,
+        default=None,
         metavar="F",
-        help="take the next frame when its ground overlaps the last one by at most F (0.5)",
+        help="take the next frame when its ground overlaps the last one by at most F (0.8)",
     )
     p.add_argument(
         "--every-frame", action="store_true", help="look at every frame (slow; a baseline)"
@@ -286,7 +286,7 @@ def run(args: argparse.Namespace, stderr: TextIO | None = None) -> tuple[Inspect
                 lambda: _load(args),
                 offset_s=args.offset,
                 align_mode=args.align or "takeoff",
-                max_overlap=args.max_overlap,
+                **({} if args.max_overlap is None else {"max_overlap": args.max_overlap}),
                 every_frame=args.every_frame,
                 redactor=redactor,
                 progress=progress,

@@ -51,7 +51,7 @@ from mission.track import Track
 from vision.dedup import Defect, Sighting, merge
 from vision.detector import Box, Detector
 from vision.errors import VisionError
-from vision.footage import Frame
+from vision.footage import MAX_OVERLAP, Frame
 from vision.placement import Locator, Uncertainty
 
 __all__ = [
@@ -401,7 +401,7 @@ def detect_footage(
     *,
     offset_s: float | None = None,
     align_mode: str = "takeoff",
-    max_overlap: float = 0.5,
+    max_overlap: float = MAX_OVERLAP,
     every_frame: bool = False,
     redactor: Redacting | None = None,
     progress: Progress | None = None,

@@ -231,11 +231,12 @@ def test_turning_descending_and_looking_at_the_sky():
     info = VideoInfo("v.mp4", 10.0, 200, W, H, 20.0)
     loc = locator()
     turning = hover(20.0, yaw_deg=lambda t: 10.0 * t)  # 45 degrees every 4.5 s
-    # every 45 degrees, and the end: its corners, turned since frame 180, show new ground
-    assert plan_frames(info, turning, T0, loc) == [0, 45, 90, 135, 180, 199]
+    # at 0.5 (two looks): every 45 degrees, and the end: its corners, turned since frame 180,
+    # show new ground
+    assert plan_frames(info, turning, T0, loc, 0.5) == [0, 45, 90, 135, 180, 199]
     falling = hover(20.0, alt_rel_m=lambda t: 80.0 - 3.0 * t)  # 80 m down to 23 m
     # the footprint halves at 80/sqrt(2) = 56.6 m and at 40 m, 28.3 m: t = 7.8, 13.3, 17.2 s
-    assert plan_frames(info, falling, T0, loc) == pytest.approx([0, 78, 133, 172], abs=1)
+    assert plan_frames(info, falling, T0, loc, 0.5) == pytest.approx([0, 78, 133, 172], abs=1)
     sky = hover(20.0, gimbal_pitch_deg=lambda t: 30.0 if t < 10 else -90.0)
     assert plan_frames(info, sky, T0, loc)[0] > 90  # nothing taken while only sky is seen
     assert plan_frames(info, hover(20.0), T0, loc) == [0]  # hovering sees nothing new
