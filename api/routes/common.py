@@ -39,6 +39,7 @@ __all__ = [
     "checked_json",
     "fetch_page",
     "get_or_404",
+    "multipart_body",
     "not_found",
     "paging",
     "plain_text",
@@ -88,6 +89,16 @@ def paging(
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
+
+
+def multipart_body(file_description: str, **fields: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI ``openapi_extra`` for a route that reads its multipart body as a stream: a
+    required binary ``file`` and the other form ``fields`` (name: JSON schema)."""
+    properties = {"file": {"type": "string", "format": "binary", "description": file_description}}
+    schema = {"type": "object", "required": ["file"], "properties": properties | fields}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
 
 
 def not_found(what: str, ident: object) -> HTTPException:

@@ -37,6 +37,7 @@ from api.routes.common import (
     Page,
     PagingDep,
     answering,
+    multipart_body,
     not_found,
 )
 from api.routes.jobs import JobPublic
@@ -416,30 +417,12 @@ def _form_id(fields: dict[str, str], name: str) -> int | None:
     return int(text)
 
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "the flight log: .csv (skyledger's track), "
-                            ".tlog (MAVLink) or .bin (ArduPilot DataFlash)",
-                        },
-                        "plan_id": {"type": "integer", "minimum": 1},
-                        "purpose": {"type": "string", "maxLength": 200},
-                        "public": {"type": "boolean", "default": True},
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD_BODY = multipart_body(
+    "the flight log: .csv (skyledger's track), .tlog (MAVLink) or .bin (ArduPilot DataFlash)",
+    plan_id={"type": "integer", "minimum": 1},
+    purpose={"type": "string", "maxLength": 200},
+    public={"type": "boolean", "default": True},
+)
 
 
 @router.post(

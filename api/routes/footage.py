@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import BlobsDep, CrewDep, JobsDep, ReaderDep, SessionDep, SettingsDep
-from api.routes.common import IdPath, answering, get_or_404
+from api.routes.common import IdPath, answering, get_or_404, multipart_body
 from api.routes.jobs import JobPublic
 from api.storage.models import File, Flight, Footage, Job
 from api.work.detecting import VIDEO_TYPES
@@ -112,32 +112,15 @@ def _offset(fields: dict[str, str]) -> float | None:
     return value
 
 
-_FOOTAGE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "the video: .mp4, .mov, .avi or .mkv, at most the "
-                            "server's upload limit (Settings.max_upload_bytes)",
-                        },
-                        "offset_s": {
-                            "type": "number",
-                            "description": "seconds from the track's first sample to the "
-                            "video's first frame (default: frame 0 at take-off)",
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
+_FOOTAGE_BODY = multipart_body(
+    "the video: .mp4, .mov, .avi or .mkv, at most the server's upload limit "
+    "(Settings.max_upload_bytes)",
+    offset_s={
+        "type": "number",
+        "description": "seconds from the track's first sample to the video's first frame "
+        "(default: frame 0 at take-off)",
+    },
+)
 
 
 @router.post(

@@ -148,13 +148,21 @@ def _detections(app: Any, flight_id: int, job_id: int, crew_id: int) -> dict[str
         return {"footage_id": footage.id, "inspection_id": inspection.id, "defect_id": defect.id}
 
 
-def _finished(client: Any, job_id: int, headers: dict[str, str], timeout_s: float = 120) -> int:
-    """Wait for a job to end (succeeded or failed); its id."""
+def wait_for_job(
+    client: Any, job_id: int, headers: dict[str, str], timeout_s: float = 120.0
+) -> dict[str, Any]:
+    """Poll ``GET /api/jobs/{id}`` until the job ends (bounded); the job's JSON."""
     deadline = time.monotonic() + timeout_s
     while True:
-        job = _ok(client.get(f"/api/jobs/{job_id}", headers=headers), 200)
+        job: dict[str, Any] = _ok(client.get(f"/api/jobs/{job_id}", headers=headers), 200)
         if job["state"] in ("succeeded", "failed"):
-            assert job["state"] == "succeeded", f"seeding: job {job_id} failed: {job['error']}"
-            return job_id
-        assert time.monotonic() < deadline, f"seeding: job {job_id} still {job['state']}"
-        time.sleep(0.1)
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job['state']}: {job}"
+        time.sleep(0.05)
+
+
+def _finished(client: Any, job_id: int, headers: dict[str, str]) -> int:
+    """Wait for a job to succeed; its id."""
+    job = wait_for_job(client, job_id, headers)
+    assert job["state"] == "succeeded", f"seeding: job {job_id} failed: {job['error']}"
+    return job_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from seeding import wait_for_job
 
 from api.storage.models import Approval, Asset, Check, File, Flight, User
 from api.storage.models import Plan as PlanRow
@@ -105,18 +105,6 @@ def add_plan(
                 )
             )
         return int(plan.id)
-
-
-def wait_for_job(
-    client: TestClient, job_id: int, headers: dict[str, str], timeout_s: float = 120.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}", headers=headers).json()
-        if job["state"] in ("succeeded", "failed"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['state']}"
-        time.sleep(0.1)
 
 
 def stored_files(client: TestClient) -> tuple[list[str], list[str]]:

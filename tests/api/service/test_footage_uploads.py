@@ -14,6 +14,7 @@ import anyio
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from seeding import wait_for_job
 
 from api.settings import Settings
 from api.storage.models import File, Flight, Footage, Inspection, User
@@ -98,18 +99,6 @@ def flight(client: TestClient, headers: dict[str, dict[str, str]], clip) -> Iter
     )
     assert answer.status_code == 201, answer.text
     yield int(answer.json()["flight"]["id"])
-
-
-def wait_for_job(
-    client: TestClient, job_id: int, headers: dict[str, str], timeout_s: float = 120.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}", headers=headers).json()
-        if job["state"] in ("succeeded", "failed"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['state']}"
-        time.sleep(0.1)
 
 
 def post_video(

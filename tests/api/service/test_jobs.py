@@ -8,26 +8,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from seeding import wait_for_job
 
 from api.app import create_app
 from api.jobs import STOPPED_REASON, JobContext, ThreadJobRunner
 from api.settings import Settings
 from api.storage.models import Flight, Job
-
-
-def wait_for_job(
-    client: TestClient, job_id: int, headers: dict[str, str], timeout_s: float = 60.0
-) -> dict[str, Any]:
-    """Poll ``GET /api/jobs/{id}`` until the job ends (bounded)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = client.get(f"/api/jobs/{job_id}", headers=headers)
-        assert answer.status_code == 200, answer.text
-        job: dict[str, Any] = answer.json()
-        if job["state"] in ("succeeded", "failed"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['state']}: {job}"
-        time.sleep(0.05)
 
 
 def runner(client: TestClient) -> ThreadJobRunner:
