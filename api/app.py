@@ -40,7 +40,13 @@ ROUTE_MODULES = (
     "defects",
     "jobs",
     "notes",
+    "public",
+    "ledger",
+    "questions",
+    "audit",
 )
+#: The public site's page modules under ``api/site``, each with a ``router`` mounted at ``/``.
+SITE_MODULES = ("pages", "questions")
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -136,4 +142,7 @@ def create_app(settings: Settings) -> FastAPI:
     for name in ROUTE_MODULES:
         module = importlib.import_module(f"api.routes.{name}")
         app.include_router(module.router, prefix="/api")
+    for name in SITE_MODULES:
+        module = importlib.import_module(f"api.site.{name}")
+        app.include_router(module.router)
     return app

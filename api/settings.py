@@ -28,6 +28,11 @@ class Settings:
     rate_limit_per_minute: int = 30  # unauthenticated writes per client address
     secure_cookies: bool | None = None  # None: Secure when the request came over HTTPS
     flight_speedup: float = 100.0  # simulated seconds per second on the built-in vehicle
+    # Who publishes the flights, as the public pages and disclosure records name them.
+    agency: str = "City of Sampleton"
+    unit: str = "Public Works drone unit"
+    contact: str = "drones@sampleton.example"
+    retention_days: int = 90  # footage and tracks kept this long after a flight, then deleted
 
     @property
     def url(self) -> str:
@@ -39,3 +44,8 @@ class Settings:
     @property
     def blobs_dir(self) -> Path:
         return Path(self.data_dir) / "blobs"
+
+    @property
+    def ledger_key_path(self) -> Path:
+        """The transparency log's Ed25519 private key (made on first start, mode 0600)."""
+        return Path(self.data_dir) / "ledger" / "ed25519.key"

@@ -34,13 +34,18 @@ __all__ = [
     "Base",
     "Check",
     "Defect",
+    "Disclosure",
     "File",
     "Flight",
     "Footage",
     "Inspection",
     "Job",
+    "LedgerCheckpoint",
+    "LedgerEntry",
+    "LedgerOutbox",
     "Note",
     "Plan",
+    "Question",
     "User",
     "WebSession",
     "utcnow",
@@ -280,3 +285,75 @@ class Note(Base):
     author_id: Mapped[int] = _user_fk()
     text: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _created()
+
+
+class LedgerEntry(Base):
+    """One entry of the transparency log: its canonical JSON (the leaf's bytes) and leaf hash.
+
+    Rows are only ever inserted, by :class:`api.ledger.LedgerStore`, in index order.
+    """
+
+    __tablename__ = "ledger_entries"
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject: Mapped[str] = mapped_column(String(64), nullable=False, index=True)  # "flight:12"
+    entry: Mapped[str] = mapped_column(Text, nullable=False)  # canonical JSON (RFC 8785)
+    leaf_hash: Mapped[str] = mapped_column(String(64), nullable=False)  # lowercase hex
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class LedgerCheckpoint(Base):
+    """A signed tree head: the log's size and root at a time, signed with the log's key."""
+
+    __tablename__ = "ledger_checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    root_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    signature: Mapped[str] = mapped_column(String(128), nullable=False)
+    public_key: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class LedgerOutbox(Base):
+    """An entry waiting to be appended, written in the same transaction as the record it
+    describes (so a record and its entry commit together) and drained into the log after."""
+
+    __tablename__ = "ledger_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    corrects: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class Disclosure(Base):
+    """One published version of a flight's public disclosure record (never edited: a new
+    version is a new row)."""
+
+    __tablename__ = "disclosures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flight_id: Mapped[int] = mapped_column(ForeignKey("flights.id"), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    record_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    published_at: Mapped[datetime] = _created()
+
+
+class Question(Base):
+    """A citizen's question about a flight, its review by staff and the answer."""
+
+    __tablename__ = "questions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flight_id: Mapped[int] = mapped_column(ForeignKey("flights.id"), nullable=False, index=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)  # as asked: staff only
+    text_public: Mapped[str] = mapped_column(Text, nullable=False)  # contacts masked
+    lang: Mapped[str] = mapped_column(String(8), default="en", nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # pending/published/rejected
+    asked_at: Mapped[datetime] = _created()
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reviewed_by: Mapped[int | None] = _user_fk(nullable=True)
+    review_note: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answered_by: Mapped[int | None] = _user_fk(nullable=True)

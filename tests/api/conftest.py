@@ -1,4 +1,5 @@
-"""Fixtures for the service tests: an app on a fresh database, a client, and a user of each role.
+"""Fixtures for the service tests (tests/api/service, ledger, site): an app on a fresh database,
+a client, and a user of each role.
 
 Every test that uses ``client`` runs on SQLite and, where Debian's PostgreSQL server can be
 started, again on PostgreSQL (one server for the session, a fresh database per test).

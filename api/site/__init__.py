@@ -1,0 +1,1 @@
+"""The public site: server-rendered pages citizens read (no JavaScript needed)."""
