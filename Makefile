@@ -20,6 +20,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	-sh scripts/ensure-postgres.sh
+	-sh scripts/ensure-browser.sh
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
