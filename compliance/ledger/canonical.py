@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "canonical_json",
     "canonical_text",
     "format_number",
+    "parse_canonical",
     "parse_json",
 ]
 
@@ -161,3 +163,43 @@ def parse_json(text: str | bytes) -> Any:
         raise LedgerError(f"not JSON: {exc}") from None
     except UnicodeDecodeError as exc:
         raise LedgerError(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def parse_canonical(text: str) -> Any:
+    """Parse ``text`` and check it is canonical JSON; returns the value.
+
+    Raises :class:`LedgerError` (one line) when it is not JSON or not in canonical form.
+    A fast path (the C encoder) decides the common case: no floats, no big integers and no
+    characters beyond the BMP, where Python's sorted, compact ``json.dumps`` is RFC 8785.
+    """
+    exotic = False  # a float or an integer of 16+ digits: leave those to the slow path
+
+    def seen_float(literal: str) -> float:
+        nonlocal exotic
+        exotic = True
+        return float(literal)
+
+    def seen_int(literal: str) -> int:
+        nonlocal exotic
+        exotic = exotic or len(literal) > 15
+        return int(literal)
+
+    def constant(name: str) -> Any:
+        raise LedgerError(f"{name} is not JSON; use a finite number")
+
+    try:
+        value = json.loads(
+            text, parse_float=seen_float, parse_int=seen_int, parse_constant=constant
+        )
+        fast = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    except (json.JSONDecodeError, TypeError, ValueError, RecursionError):
+        fast = None
+    if fast == text and not exotic and (text.isascii() or not _ASTRAL.search(text)):
+        return value
+    value = parse_json(text)
+    if canonical_text(value) != text:
+        raise LedgerError("JSON text is not in canonical form (RFC 8785)")
+    return value

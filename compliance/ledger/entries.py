@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from compliance.errors import LedgerError
@@ -213,8 +214,10 @@ def format_time(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def _key_words(key: str) -> list[str]:
-    return [word.lower() for word in _WORDS.findall(key)]
+@lru_cache(maxsize=4096)
+def _personal(key: str) -> frozenset[str]:
+    """The words of :data:`PERSONAL_WORDS` in ``key``."""
+    return PERSONAL_WORDS.intersection(word.lower() for word in _WORDS.findall(key))
 
 
 def _check_value(value: Any, where: str, depth: int = 0) -> None:
@@ -230,7 +233,7 @@ def _check_value(value: Any, where: str, depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise LedgerError(f"{where} has key {key!r}; keys must be strings")
-            personal = PERSONAL_WORDS.intersection(_key_words(key))
+            personal = _personal(key)
             if personal:
                 raise LedgerError(
                     f"{where} key {key!r} names personal data ({', '.join(sorted(personal))}); "
@@ -251,6 +254,11 @@ def validate_record(
 
     Raises :class:`LedgerError` with one line naming the first problem.
     """
+    _check_record(kind, subject, data, corrects)
+    canonical_json(dict(data))  # every value JSON-able, numbers finite and exact
+
+
+def _check_record(kind: Any, subject: Any, data: Any, corrects: Any) -> None:
     fields = ENTRY_FIELDS.get(kind) if isinstance(kind, str) else None
     if fields is None:
         raise LedgerError(f"entry kind {kind!r} is not one of {', '.join(ENTRY_FIELDS)}")
@@ -275,7 +283,6 @@ def validate_record(
     if kind == "correction" and corrects is None:
         raise LedgerError("a correction entry needs corrects=<the index it corrects>")
     _check_value(dict(data), "data")
-    canonical_json(dict(data))  # every value JSON-able, numbers finite and exact
 
 
 def make_entry(
@@ -293,9 +300,23 @@ def make_entry(
     ``prev_root`` the root (bytes or hex) of the log's first ``index`` entries; ``corrects``
     must be an earlier index.
     """
+    entry = _entry(index, kind, subject, time, prev_root, data, corrects)
+    canonical_json(entry)  # every value JSON-able, numbers finite and exact
+    return entry
+
+
+def _entry(
+    index: Any,
+    kind: Any,
+    subject: Any,
+    time: Any,
+    prev_root: Any,
+    data: Any,
+    corrects: Any,
+) -> dict[str, Any]:
     if not _int(index) or not 0 <= index <= MAX_SAFE_INTEGER:
         raise LedgerError(f"entry index {index!r} is not an integer >= 0")
-    validate_record(kind, subject, data, corrects)
+    _check_record(kind, subject, data, corrects)
     if corrects is not None and corrects >= index:
         raise LedgerError(f"corrects {corrects} is not an earlier entry than index {index}")
     if isinstance(time, datetime):
@@ -332,9 +353,9 @@ def validate_entry(entry: Any) -> None:
         )
     if "corrects" in entry and entry["corrects"] is None:
         raise LedgerError("entry corrects is null; leave the key out instead")
-    if entry["schema"] != SCHEMA:
+    if not _int(entry["schema"]) or entry["schema"] != SCHEMA:
         raise LedgerError(f"entry schema {entry['schema']!r} is not {SCHEMA}")
-    make_entry(
+    _entry(
         entry["index"],
         entry["kind"],
         entry["subject"],
