@@ -1,8 +1,10 @@
 """The service: :func:`create_app` builds the FastAPI application for one :class:`Settings`.
 
 Nothing happens at import. Starting the app (its lifespan) creates the data folder, opens the
-database, applies the Alembic migrations, sweeps half-written uploads, starts the job runner
-and marks jobs that were running when the service last stopped as failed, with the reason.
+database, applies the Alembic migrations, sweeps half-written uploads, loads (or makes) the
+transparency log's signing key and appends the entries a stop left in its outbox
+(:mod:`api.ledger`), starts the job runner and marks jobs that were running when the service
+last stopped as failed, with the reason.
 
 Every error answer is JSON ``{"detail": "one line"}`` naming the field or value and what is
 valid; domain errors (a plan that cannot be built, a zone file that cannot be read) are 400s
@@ -94,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from api.jobs import ThreadJobRunner
+        from api.ledger import LedgerStore, load_or_create_key
         from api.storage import migrate
         from api.storage.blobs import BlobStore
         from api.storage.db import Database
@@ -103,6 +106,12 @@ def create_app(settings: Settings) -> FastAPI:
         db = Database(settings.url)
         blobs = BlobStore(settings.blobs_dir)
         blobs.sweep_temp()
+        # the transparency log: entries left in the outbox by a stop are appended now, and
+        # every commit that recorded entries appends them (job threads' sessions too)
+        ledger = LedgerStore(db, load_or_create_key(settings.ledger_key_path))
+        ledger.flush()
+        ledger.flush_after_commit(db.sessions)
+        app.state.ledger = ledger
         jobs = ThreadJobRunner(db, workers=settings.job_workers)
         jobs.recover()
         app.state.db, app.state.blobs, app.state.jobs = db, blobs, jobs
