@@ -11,11 +11,13 @@
     skyledger conform PLAN TRACK --zones FILE ... [--json]
     skyledger zones import FILE -o OUT.geojson
     skyledger fly PLAN --vehicle builtin|sitl -o TRACK.csv [--tlog FILE] ...
+    skyledger ledger audit|checkpoint|key [--data-dir DIR | --db URL] ...
 
 Every expected bad input ends in one line ``skyledger: error: ...`` on stderr and exit
 status 2, with nothing written (the compliance commands, in :mod:`api.cli_compliance`,
-also exit 3, 4 or 5 for their verdicts, and ``fly`` in :mod:`api.cli_fly` exits 6 when a
-flight does not complete). This module parses and prints; :mod:`api.commands`
+also exit 3, 4 or 5 for their verdicts, ``fly`` in :mod:`api.cli_fly` exits 6 when a
+flight does not complete, and ``ledger audit`` in :mod:`api.cli_ledger` 1 when the log does
+not audit clean). This module parses and prints; :mod:`api.commands`
 does the work. Nothing heavy is imported until a command runs.
 """
 
@@ -34,6 +36,7 @@ from api import (
     cli_compliance,
     cli_detect,
     cli_fly,
+    cli_ledger,
     cli_service,
     cli_sim,
     cli_vision,
@@ -236,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_vision.add_commands(sub)
     cli_sim.add_commands(sub)
     cli_service.add_commands(sub)
+    cli_ledger.add_commands(sub)
     demo_service.add_commands(sub)
     return parser
 
