@@ -41,6 +41,7 @@ from api.routes.common import (
     not_found,
 )
 from api.routes.jobs import JobPublic
+from api.settings import Settings
 from api.storage.models import Asset, File, Flight, Job, User
 from api.storage.models import Plan as PlanRow
 from api.work.records import discard_blob
@@ -361,6 +362,7 @@ def create_flight(
             user_id=user.id,
             public=body.public,
             speedup=settings.flight_speedup,
+            settings=settings,
         )
     flights_changed(request.app)
     return _started(session, flight, job_id, user)
@@ -450,7 +452,7 @@ async def upload_flight(
     sha = upload.stored.sha256
     try:
         answer = await run_in_threadpool(
-            _store_log, session, blobs, jobs, request.app.state.db, user, upload
+            _store_log, session, blobs, jobs, request.app.state.db, user, upload, settings
         )
         flights_changed(request.app)
         return answer
@@ -460,7 +462,9 @@ async def upload_flight(
         raise
 
 
-def _store_log(session: Session, blobs: Any, jobs: Any, db: Any, user: User, upload: Any) -> Any:
+def _store_log(
+    session: Session, blobs: Any, jobs: Any, db: Any, user: User, upload: Any, settings: Settings
+) -> Any:
     from api.work.flight_logs import accept_flight_log
     from api.work.flying import compute_conformance, conformance_job
 
@@ -473,20 +477,20 @@ def _store_log(session: Session, blobs: Any, jobs: Any, db: Any, user: User, upl
     with answering():
         flight, track = accept_flight_log(
             session, blobs, upload.stored, upload.filename, user_id=user.id,
-            plan_id=plan_id, purpose=purpose, public=public,
+            plan_id=plan_id, purpose=purpose, public=public, settings=settings,
         )  # fmt: skip
     session.commit()
     job_id = None
     if plan_id is not None and len(track.samples) > SYNC_CONFORMANCE_SAMPLES:
         job_id = jobs.submit(
             "conformance", {"flight_id": flight.id, "plan_id": plan_id},
-            conformance_job(db, blobs, flight.id), created_by=user.id,
+            conformance_job(db, blobs, flight.id, settings), created_by=user.id,
         )  # fmt: skip
         flight.job_id = job_id
         session.commit()
     elif plan_id is not None:
         try:
-            compute_conformance(db, blobs, flight.id)
+            compute_conformance(db, blobs, flight.id, settings)
         except ValueError as exc:  # the track cannot be compared (no airborne samples ...)
             flight.summary = flight.summary | {"conformance_error": " ".join(str(exc).split())}
             session.commit()

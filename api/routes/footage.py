@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import BlobsDep, CrewDep, JobsDep, ReaderDep, SessionDep, SettingsDep
 from api.routes.common import IdPath, answering, get_or_404, multipart_body
 from api.routes.jobs import JobPublic
+from api.settings import Settings
 from api.storage.models import File, Flight, Footage, Job
 from api.work.detecting import VIDEO_TYPES
 from api.work.records import discard_blob
@@ -156,8 +157,9 @@ async def upload_footage(
     assert upload.stored is not None
     try:
         return await run_in_threadpool(
-            _accept, session, blobs, jobs, request.app.state.db, flight_id, user_id, upload
-        )
+            _accept, session, blobs, jobs, request.app.state.db, flight_id, user_id, upload,
+            settings,
+        )  # fmt: skip
     except BaseException:
         await run_in_threadpool(_discard, session, blobs, upload.stored.sha256)
         raise
@@ -176,6 +178,7 @@ def _accept(
     flight_id: int,
     user_id: int,
     upload: Any,
+    settings: Settings,
 ) -> FootageStarted:
     from api.work.detecting import accept_footage, detect_job
 
@@ -188,7 +191,8 @@ def _accept(
     session.commit()
     name = upload.filename
     params = {"footage_id": footage.id, "flight_id": flight_id, "file": name}
-    job_id = jobs.submit("detect", params, detect_job(db, blobs, footage.id), created_by=user_id)
+    work = detect_job(db, blobs, footage.id, settings=settings)
+    job_id = jobs.submit("detect", params, work, created_by=user_id)
     job = session.get(Job, job_id)
     assert job is not None
     return FootageStarted(footage=FootagePublic.of(footage, file), job=JobPublic.of(job))

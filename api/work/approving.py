@@ -3,7 +3,8 @@
 A request names a check of the plan whose verdict is ``APPROVED`` (a plan that needs an
 authorisation is checked again with it, which turns the finding into an advisory) and whose
 window has not ended. An admin approves or rejects it once; the decision records who and
-when, and a decision's note is kept as a note on the approval. Flying
+when, and a decision's note is kept as a note on the approval. The decision goes into the
+transparency log (``flight_approved``), naming the decider by role only. Flying
 (:mod:`api.routes.flights`) needs an approval in state ``approved`` for the plan.
 """
 
@@ -14,7 +15,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.storage.models import Approval, Check, Note
+from api.ledger import record
+from api.storage.models import Approval, Check, Note, User
 from api.storage.models import Plan as PlanRow
 from api.work.errors import Conflict, Missing
 
@@ -106,5 +108,19 @@ def decide(
     approval.decided_at = now
     if note:
         session.add(Note(subject="approval", subject_id=approval.id, author_id=user_id, text=note))
+    decider = session.get(User, user_id)
+    record(
+        session,
+        "flight_approved",
+        f"plan:{approval.plan_id}",
+        {
+            "plan_id": approval.plan_id,
+            "approval_id": approval.id,
+            "check_id": approval.check_id,
+            "approved_by_role": decider.role if decider is not None else "unknown",
+            "decision": approval.state,
+            "authorisations": [str(a) for a in approval.authorisations or []],
+        },
+    )
     session.flush()
     return approval

@@ -5,7 +5,8 @@
 (:func:`compliance.remedy.fix`) and checks the repair. :func:`record_check` stores the report;
 a repair that changed the plan becomes a new revision naming its parent (``source`` 'fix'),
 with its own check. The report keeps the authorisations the check was given, and a repair's
-remedies.
+remedies. Every stored check is recorded in the transparency log (``plan_checked``: the
+plan's and the report's hashes, the verdict, the rules and the window).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from api.ledger import document_sha256, entry_time, record
 from api.storage.models import Check
 from api.storage.models import Plan as PlanRow
 from api.work.planning import DEFAULT_RULES, store_plan
@@ -113,7 +115,27 @@ def _check_row(
     )
     session.add(row)
     session.flush()
+    _log_check(session, plan_row, row)
     return row
+
+
+def _log_check(session: Session, plan_row: PlanRow, row: Check) -> None:
+    """Record the check in the transparency log (``plan_checked``)."""
+    record(
+        session,
+        "plan_checked",
+        f"plan:{plan_row.id}",
+        {
+            "plan_id": plan_row.id,
+            "check_id": row.id,
+            "plan_sha256": plan_row.sha256,
+            "report_sha256": document_sha256(row.report),
+            "verdict": row.verdict,
+            "rules": row.rules,
+            "window_start": entry_time(row.window_start),
+            "window_end": entry_time(row.window_end),
+        },
+    )
 
 
 def record_check(

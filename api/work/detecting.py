@@ -8,7 +8,9 @@ take-off). The defects GeoJSON (:func:`vision.report.defects_geojson`), the HTML
 and each defect's crop (already redacted by the pipeline, as JPEG) are stored as blobs
 with their ``files`` rows; an ``inspections`` row and one ``defects`` row per defect
 point at them. Nothing is written until the pipeline has finished, so a failed job leaves
-no inspection behind.
+no inspection behind. The inspection goes into the transparency log in the same transaction
+(``inspection_published``: the hashes of the footage and the GeoJSON, the counts per class,
+the regions redacted), and the flight's disclosure is published again with its defects.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from api.ledger import record
 from api.storage.models import Defect, Flight, Footage, Inspection
 from api.storage.models import File as FileRow
 from api.storage.models import Plan as PlanRow
+from api.work.flying import disclose
 from api.work.records import plan_of, store_bytes
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from api.jobs import JobContext, Work
+    from api.settings import Settings
     from api.storage.blobs import BlobStore, Stored
     from api.storage.db import Database
     from mission.camera import Camera
@@ -114,18 +119,29 @@ def accept_footage(
 
 
 def detect_job(
-    db: Database, blobs: BlobStore, footage_id: int, weights: Path | None = None
+    db: Database,
+    blobs: BlobStore,
+    footage_id: int,
+    weights: Path | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> Work:
-    """The job that finds the defects in footage ``footage_id`` (see the module notes)."""
+    """The job that finds the defects in footage ``footage_id`` (see the module notes);
+    ``settings`` publishes the flight's disclosure with them."""
 
     def work(ctx: JobContext) -> dict[str, Any]:
-        return _detect(ctx, db, blobs, footage_id, weights)
+        return _detect(ctx, db, blobs, footage_id, weights, settings)
 
     return work
 
 
 def _detect(
-    ctx: JobContext, db: Database, blobs: BlobStore, footage_id: int, weights: Path | None
+    ctx: JobContext,
+    db: Database,
+    blobs: BlobStore,
+    footage_id: int,
+    weights: Path | None,
+    settings: Settings | None,
 ) -> dict[str, Any]:
     from api.cli_detect import default_weights
     from mission.track import read_track
@@ -212,6 +228,24 @@ def _detect(
                 )
             )
         inspection_id = row.id
+        session.flush()
+        record(
+            session,
+            "inspection_published",
+            f"flight:{flight_id}",
+            {
+                "flight_id": flight_id,
+                "inspection_id": inspection_id,
+                "footage_id": footage_id,
+                "footage_sha256": video_sha,
+                "geojson_sha256": geojson_sha,
+                "report_sha256": report_sha,
+                "counts": {str(k): int(v) for k, v in inspection.counts().items()},
+                "defects": len(inspection.defects),
+                "redacted_regions": int(inspection.redacted_regions),
+            },
+        )
+        disclose(session, settings, flight_id)
     return {
         "inspection_id": inspection_id,
         "flight_id": flight_id,

@@ -7,7 +7,10 @@ when it is one), the original log beside it, the figures of
 :func:`api.work.flying.track_summary`. A log that cannot be read is a
 :class:`~api.work.errors.WorkError` with the reader's one line, and nothing is added.
 Comparing the track with its plan is the caller's next step
-(:func:`api.work.flying.compute_conformance`, or its job).
+(:func:`api.work.flying.compute_conformance`, or its job), which enters the flight in the
+transparency log with its conformance; a log that names no plan is entered here, in the
+same transaction, and its disclosure published (:func:`api.work.flying.record_flown`,
+:func:`api.work.flying.disclose`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from api.work.records import add_file, store_bytes
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from api.settings import Settings
     from api.storage.blobs import BlobStore, Stored
     from mission.track import Track
 
@@ -45,13 +49,15 @@ def accept_flight_log(
     plan_id: int | None = None,
     purpose: str = "",
     public: bool = True,
+    settings: Settings | None = None,
 ) -> tuple[Flight, Track]:
     """Add the flight of a stored log named ``name`` (flushed, not committed); return it
     and its track. Raises :class:`~api.work.errors.Missing` for an unknown plan,
     :class:`~api.work.errors.WorkError` for a log that cannot be read. The caller removes
-    the blob when this raises."""
+    the blob when this raises. ``settings`` publishes the disclosure of a flight without a
+    plan (one with a plan is published with its conformance)."""
     from api.work.errors import Invalid, Missing, WorkError
-    from api.work.flying import track_summary
+    from api.work.flying import disclose, record_flown, track_summary
     from mission.errors import MissionError
     from mission.track import read_track, track_to_csv
 
@@ -91,4 +97,7 @@ def accept_flight_log(
     )
     session.add(flight)
     session.flush()
+    if plan_id is None:
+        record_flown(session, flight)
+        disclose(session, settings, flight.id)
     return flight, track

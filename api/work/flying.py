@@ -9,10 +9,17 @@ check's window and the zones the approval authorised.
 The built-in vehicle's simulated clock starts five minutes into the approved window (as the
 demo flies), or now when the approval has no check; SITL keeps its own clock (today), so
 its track is not held to the window.
+
+A flight whose record is complete goes into the transparency log once (``flight_flown``,
+:func:`record_flown`: the hashes of its track and log, its times and its conformance) in
+the transaction that completes it: at the end of a fly job (flown, or failed with a track
+or log), with an uploaded log that names no plan, or with the conformance of one that does.
+Then its public disclosure is published (:func:`disclose`), in the same transaction.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,12 +28,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.storage.models import Approval, Check, Flight, utcnow
+from api.ledger import entry_time, record
+from api.storage.models import Approval, Check, Flight, LedgerEntry, LedgerOutbox, utcnow
 from api.storage.models import Plan as PlanRow
 from api.work.records import plan_of, store_bytes
 
 if TYPE_CHECKING:
     from api.jobs import JobContext, JobRunner, Work
+    from api.settings import Settings
     from api.storage.blobs import BlobStore
     from api.storage.db import Database
     from compliance.rules import RuleSet
@@ -40,10 +49,14 @@ __all__ = [
     "conformance_for",
     "conformance_inputs",
     "conformance_job",
+    "disclose",
     "fly_job",
+    "record_flown",
     "start_flight",
     "track_summary",
 ]
+
+log = logging.getLogger("skyledger.flights")
 
 DEFAULT_RULES = "eu-open"
 #: Into the approved window the built-in vehicle's clock starts.
@@ -173,12 +186,14 @@ def start_flight(
     user_id: int,
     public: bool = True,
     speedup: float | None = None,
+    settings: Settings | None = None,
 ) -> tuple[Flight, int]:
     """Make a queued flight of an approved plan and submit the job that flies it.
 
     The flight row is committed before the job is submitted (the job reads it from its own
     session). ``speedup``: the built-in vehicle's (SITL runs at :mod:`api.flights`'s
-    default). Raises :class:`~api.work.errors.Missing` for an unknown plan,
+    default); ``settings`` publishes the flight's disclosure once it is flown. Raises
+    :class:`~api.work.errors.Missing` for an unknown plan,
     :class:`~api.work.errors.Conflict` for a plan without an approval in state
     ``approved``, :class:`~api.work.errors.WorkError` for SITL when no binary is found.
     """
@@ -213,7 +228,7 @@ def start_flight(
     session.add(flight)
     session.commit()
     work = fly_job(db, blobs, flight.id, vehicle, speedup if vehicle == "builtin" else None,
-                   sitl_binary)  # fmt: skip
+                   sitl_binary, settings=settings)  # fmt: skip
     params = {"flight_id": flight.id, "plan_id": plan.id, "vehicle": vehicle}
     job_id = jobs.submit("fly", params, work, created_by=user_id)
     flight.job_id = job_id
@@ -247,12 +262,14 @@ def fly_job(
     vehicle_kind: str,
     speedup: float | None = None,
     sitl_binary: str | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> Work:
     """The job that flies flight ``flight_id``'s plan on ``vehicle_kind`` (see the module notes)."""
 
     def work(ctx: JobContext) -> dict[str, Any]:
         try:
-            return _fly(ctx, db, blobs, flight_id, vehicle_kind, speedup, sitl_binary)
+            return _fly(ctx, db, blobs, flight_id, vehicle_kind, speedup, sitl_binary, settings)
         except BaseException as exc:
             _set_flight(db, flight_id, state="failed", summary={"reason": _reason(exc)})
             raise
@@ -276,6 +293,7 @@ def _fly(
     vehicle_kind: str,
     speedup: float | None,
     sitl_binary: str | None,
+    settings: Settings | None,
 ) -> dict[str, Any]:
     from api.flights import vehicle
     from mission.track import track_to_csv
@@ -339,6 +357,10 @@ def _fly(
         flight.conformance = conformance
         flight.state = "flown" if result.completed and track is not None else "failed"
         state = flight.state
+        if flight.track_sha256 is not None or flight.tlog_sha256 is not None:
+            session.flush()
+            record_flown(session, flight)
+            disclose(session, settings, flight_id)
     return {
         "flight_id": flight_id,
         "state": state,
@@ -348,20 +370,29 @@ def _fly(
     }
 
 
-def conformance_job(db: Database, blobs: BlobStore, flight_id: int) -> Work:
+def conformance_job(
+    db: Database, blobs: BlobStore, flight_id: int, settings: Settings | None = None
+) -> Work:
     """The job that compares an uploaded flight's track with its plan."""
 
     def work(ctx: JobContext) -> dict[str, Any]:
-        ctx.progress(5, "reading the plan and the track")
-        doc = compute_conformance(db, blobs, flight_id)
+        try:
+            ctx.progress(5, "reading the plan and the track")
+        except BaseException:  # stopped before it began: the flight is logged all the same
+            _flown_without_conformance(db, flight_id, settings)
+            raise
+        doc = compute_conformance(db, blobs, flight_id, settings)
         return {"flight_id": flight_id, "conforms": doc["conforms"]}
 
     return work
 
 
-def compute_conformance(db: Database, blobs: BlobStore, flight_id: int) -> dict[str, Any]:
+def compute_conformance(
+    db: Database, blobs: BlobStore, flight_id: int, settings: Settings | None = None
+) -> dict[str, Any]:
     """Compare flight ``flight_id``'s stored track (CSV) with its plan; store and return the
-    report."""
+    report. The flight goes into the log with it (or, when the track cannot be compared,
+    without it) and ``settings`` publishes its disclosure."""
     from mission.track import read_track
 
     with db.session() as session:
@@ -373,11 +404,87 @@ def compute_conformance(db: Database, blobs: BlobStore, flight_id: int) -> dict[
             raise ValueError(f"plan {flight.plan_id} of flight {flight_id} does not exist")
         inputs = conformance_inputs(session, plan_row)
         sha = flight.track_sha256
-    with blobs.open(sha) as stored:
-        track = read_track(stored.read(), f"flight-{flight_id}-track.csv")
-    doc = conformance_for(inputs, track)
+    try:
+        with blobs.open(sha) as stored:
+            track = read_track(stored.read(), f"flight-{flight_id}-track.csv")
+        doc = conformance_for(inputs, track)
+    except BaseException:
+        _flown_without_conformance(db, flight_id, settings)
+        raise
     with db.session() as session:
         flight = session.get(Flight, flight_id)
         assert flight is not None
         flight.conformance = doc
+        session.flush()
+        record_flown(session, flight)
+        disclose(session, settings, flight_id)
     return doc
+
+
+def _flown_without_conformance(db: Database, flight_id: int, settings: Settings | None) -> None:
+    """Log (and disclose) an uploaded flight whose conformance could not be computed; the
+    error that stopped it is the one the caller reports, so a failure here is only logged."""
+    try:
+        with db.session() as session:
+            flight = session.get(Flight, flight_id)
+            if flight is not None and flight.track_sha256 is not None:
+                record_flown(session, flight)
+                disclose(session, settings, flight_id)
+    except Exception:
+        log.exception("flight %s could not be entered in the transparency log", flight_id)
+
+
+# --- the transparency log and the disclosure ---------------------------------------------------
+
+
+def _flown_logged(session: Session, subject: str) -> bool:
+    """Whether ``flight_flown`` of ``subject`` is in the log or waits in its outbox."""
+    logged = select(LedgerEntry.idx).where(
+        LedgerEntry.subject == subject, LedgerEntry.kind == "flight_flown"
+    )
+    waiting = select(LedgerOutbox.id).where(
+        LedgerOutbox.subject == subject, LedgerOutbox.kind == "flight_flown"
+    )
+    return (
+        session.scalar(logged.limit(1)) is not None or session.scalar(waiting.limit(1)) is not None
+    )
+
+
+def record_flown(session: Session, flight: Flight) -> bool:
+    """Record ``flight_flown`` for ``flight`` in ``session`` unless it is in the log (or its
+    outbox) already; whether it was recorded now."""
+    subject = f"flight:{flight.id}"
+    if _flown_logged(session, subject):
+        return False
+    conformance = flight.conformance if isinstance(flight.conformance, dict) else None
+    deviations = conformance.get("deviations") if conformance is not None else None
+    record(
+        session,
+        "flight_flown",
+        subject,
+        {
+            "flight_id": flight.id,
+            "plan_id": flight.plan_id,
+            "source": flight.source,
+            "state": flight.state,
+            "track_sha256": flight.track_sha256,
+            "log_sha256": flight.tlog_sha256,
+            "started_at": entry_time(flight.started_at),
+            "ended_at": entry_time(flight.ended_at),
+            "conforms": None if conformance is None else conformance.get("conforms"),
+            "deviations": len(deviations) if isinstance(deviations, list) else 0,
+            "public": flight.public,
+        },
+    )
+    return True
+
+
+def disclose(session: Session, settings: Settings | None, flight_id: int) -> None:
+    """Publish flight ``flight_id``'s disclosure record in ``session`` (a new version when it
+    changed; none for a flight that is not public). Without ``settings`` (who publishes)
+    nothing is published."""
+    if settings is None:
+        return
+    from api.work.disclosing import publish_disclosure
+
+    publish_disclosure(session, settings, flight_id)
