@@ -10,8 +10,8 @@ a valid checkpoint of size ``i`` shows ``0..i-1`` intact).
 
 Then every checkpoint, in number order: its key is the published one, its signature is
 valid, its size is within the log (else the entries from the log's size are missing), its
-root is the recomputed root at its size (else, since ``prev_root`` pins every earlier entry,
-the last entry it covers was changed), sizes and timestamps do not go backwards, and a
+root is the recomputed root at its size (else entries it covers were changed: named as the
+last, which is exact when one entry was, since ``prev_root`` pins the others), sizes and timestamps do not go backwards, and a
 consistency proof between it and the previous good checkpoint verifies.
 
 The result names the first problem by log index; ``bad_checkpoint`` the first checkpoint
@@ -206,8 +206,8 @@ def _check_checkpoint(
         if size == 0:
             return None, f"checkpoint {number} of size 0 has a root other than the empty tree's"
         return size - 1, (
-            f"checkpoint {number}'s root for size {size} is not the recomputed root: entry "
-            f"{size - 1} (the last it covers; prev_root pins the others) was changed"
+            f"checkpoint {number}'s root for size {size} is not the recomputed root: entries "
+            f"before {size} were changed (entry {size - 1}, the last it covers, if only one)"
         )
     if previous is None:
         return None

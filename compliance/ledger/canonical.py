@@ -143,8 +143,20 @@ def format_number(number: int | float) -> str:
     return sign + text
 
 
+def _json_int(literal: str) -> int | float:
+    """An integer literal: exact within the safe range, a double (as ECMAScript) beyond."""
+    try:
+        number = int(literal)
+        return number if -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER else float(number)
+    except (ValueError, OverflowError):
+        raise LedgerError(f"number {literal[:40]}... is beyond a double; use a string") from None
+
+
 def parse_json(text: str | bytes) -> Any:
-    """Parse JSON text, refusing NaN/Infinity and duplicate object keys (one-line errors)."""
+    """Parse JSON text, refusing NaN/Infinity and duplicate object keys (one-line errors).
+
+    Integers beyond ±(2**53 - 1) become floats, as every ECMAScript reader takes them.
+    """
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -158,7 +170,9 @@ def parse_json(text: str | bytes) -> Any:
         raise LedgerError(f"{name} is not JSON; use a finite number")
 
     try:
-        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+        return json.loads(
+            text, object_pairs_hook=pairs, parse_constant=constant, parse_int=_json_int
+        )
     except json.JSONDecodeError as exc:
         raise LedgerError(f"not JSON: {exc}") from None
     except UnicodeDecodeError as exc:

@@ -249,10 +249,10 @@ def verify_consistency(
         return False
     if not 0 <= first <= second:
         return False
-    if first == 0:
-        return not proof and first_root == EMPTY_ROOT
     if first == second:
         return not proof and first_root == second_root
+    if first == 0:
+        return not proof and first_root == EMPTY_ROOT
     # Top down, as PROOF builds it: True where the old tree lies wholly in the left half
     # (the sibling is new-only), False where the left half is shared by both trees.
     steps: list[bool] = []

@@ -81,13 +81,21 @@ def _number(value: float | int) -> str:
         raise BadInput(f"{value} is not a JSON number")
     if value == 0:
         return "0"
-    # The fewest significant digits that read back as the same double (correctly rounded).
+    # The fewest significant digits that read back as the same double. The correctly
+    # rounded p-digit value is the nearest; when it misses (a power of two has a narrower
+    # gap below it), the p-digit neighbour across the value may still read back.
+    magnitude = abs(value)
     for precision in range(1, 18):
-        mantissa, exponent = f"{abs(value):.{precision - 1}e}".split("e")
-        if float(f"{mantissa}e{exponent}") == abs(value):
+        mantissa, exponent = f"{magnitude:.{precision - 1}e}".split("e")
+        nearest = int(mantissa.replace(".", ""))
+        scale = int(exponent) - (precision - 1)  # value ~ nearest * 10**scale
+        hits = [
+            d for d in (nearest, nearest - 1, nearest + 1) if float(f"{d}e{scale}") == magnitude
+        ]
+        if hits:
             break
-    digits = mantissa.replace(".", "").rstrip("0") or "0"
-    n = int(exponent) + 1  # value = 0.DIGITS * 10**n
+    digits = str(hits[0]).rstrip("0")
+    n = len(str(hits[0])) + scale  # value = 0.DIGITS * 10**n
     k = len(digits)
     if k <= n <= 21:
         body = digits + "0" * (n - k)
@@ -159,8 +167,11 @@ def _node(left: bytes, right: bytes) -> bytes:
 
 
 def _raw(value: bytes | str) -> bytes:
-    """A hash given as bytes or hex."""
-    return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
+    """A SHA-256 hash given as bytes or hex (ValueError when it is not 32 bytes)."""
+    raw = bytes.fromhex(value) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"a hash is 32 bytes, not {len(raw)}")
+    return raw
 
 
 def verify_inclusion(
@@ -253,8 +264,8 @@ def _checkpoint_fields(checkpoint: Any) -> dict[str, Any]:
         raise BadInput(f"checkpoint lacks {', '.join(missing)}")
     size, stamp = checkpoint["tree_size"], checkpoint["timestamp"]
     for name, number in (("tree_size", size), ("timestamp", stamp)):
-        if type(number) is not int or number < 0:
-            raise BadInput(f"checkpoint {name} {number!r} is not an integer >= 0")
+        if type(number) is not int or not 0 <= number < 2**53:
+            raise BadInput(f"checkpoint {name} {number!r} is not an integer in 0..2**53-1")
     for name, length in (("root_hash", 32), ("signature", 64), ("public_key", 32)):
         text = checkpoint[name]
         if not isinstance(text, str) or len(text) != 2 * length:
