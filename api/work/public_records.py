@@ -131,12 +131,14 @@ def list_disclosures(
 def public_assets(session: Session) -> list[tuple[int, str]]:
     """The public assets that have published flights: (id, name as the records give it)."""
     latest = disclosure_statement(Filters()).subquery()
+    flown = (
+        select(PlanRow.asset_id)
+        .join(Flight, Flight.plan_id == PlanRow.id)
+        .where(Flight.id.in_(select(latest.c.flight_id)))
+    )
     statement = (
         select(Asset.id, Asset.name, Asset.properties)
-        .join(PlanRow, PlanRow.asset_id == Asset.id)
-        .join(Flight, Flight.plan_id == PlanRow.id)
-        .where(Asset.public == true(), Flight.id.in_(select(latest.c.flight_id)))
-        .distinct()
+        .where(Asset.public == true(), Asset.id.in_(flown))
         .order_by(Asset.id)
     )
     found = []
