@@ -36,6 +36,9 @@ __all__ = [
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 canonical form of ``value`` as UTF-8 bytes.
 
@@ -53,10 +56,42 @@ def canonical_json(value: Any) -> bytes:
 
 
 def canonical_text(value: Any) -> str:
-    """The RFC 8785 canonical form of ``value`` as a ``str``."""
+    """The RFC 8785 canonical form of ``value`` as a ``str``.
+
+    Values without floats, integers beyond the safe range or object keys beyond the BMP
+    (where UTF-16 and code point order differ) go through the C encoder, whose sorted,
+    compact output is RFC 8785 for them; the rest through :func:`_slow_text`.
+    """
+    if _plain(value, 0):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _slow_text(value)
+
+
+def _slow_text(value: Any) -> str:
     parts: list[str] = []
     _write(value, parts, 0)
     return "".join(parts)
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """Whether ``json.dumps`` writes ``value`` exactly as RFC 8785 does."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if depth > 100:
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _ASTRAL.search(key) is None):
+                return False
+            if not _plain(item, depth + 1):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item, depth + 1) for item in value)
+    return False
 
 
 def _utf16_key(name: str) -> bytes:
@@ -177,9 +212,6 @@ def parse_json(text: str | bytes) -> Any:
         raise LedgerError(f"not JSON: {exc}") from None
     except UnicodeDecodeError as exc:
         raise LedgerError(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
-
-
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def parse_canonical(text: str) -> Any:

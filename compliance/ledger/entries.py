@@ -224,12 +224,7 @@ def _check_value(value: Any, where: str, depth: int = 0) -> None:
     """Refuse personal-data keys and long strings anywhere in ``value``."""
     if depth > 20:
         raise LedgerError(f"{where} is nested deeper than 20 levels; flatten it")
-    if isinstance(value, str):
-        if len(value) > MAX_STRING:
-            raise LedgerError(
-                f"{where} is a string of {len(value)} characters; at most {MAX_STRING}"
-            )
-    elif isinstance(value, dict):
+    if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise LedgerError(f"{where} has key {key!r}; keys must be strings")
@@ -241,10 +236,24 @@ def _check_value(value: Any, where: str, depth: int = 0) -> None:
                 )
             if len(key) > 100:
                 raise LedgerError(f"{where} key {key[:40]!r}... is longer than 100 characters")
-            _check_value(item, f"{where}.{key}", depth + 1)
+            if isinstance(item, str | dict | list | tuple):
+                _check_item(item, where, f".{key}", depth)
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            _check_value(item, f"{where}[{i}]", depth + 1)
+            if isinstance(item, str | dict | list | tuple):
+                _check_item(item, where, f"[{i}]", depth)
+    elif isinstance(value, str) and len(value) > MAX_STRING:
+        raise LedgerError(f"{where} is a string of {len(value)} characters; at most {MAX_STRING}")
+
+
+def _check_item(item: Any, where: str, step: str, depth: int) -> None:
+    if isinstance(item, str):
+        if len(item) > MAX_STRING:
+            raise LedgerError(
+                f"{where}{step} is a string of {len(item)} characters; at most {MAX_STRING}"
+            )
+    else:
+        _check_value(item, where + step, depth + 1)
 
 
 def validate_record(

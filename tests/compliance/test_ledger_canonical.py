@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from compliance.errors import LedgerError
 from compliance.ledger import verify
 from compliance.ledger.canonical import (
+    _slow_text,
     canonical_json,
     canonical_text,
     format_number,
@@ -185,6 +186,7 @@ json_values = st.recursive(
 @given(json_values)
 def test_two_implementations_agree_and_round_trip(value):
     text = canonical_text(value)
+    assert text == _slow_text(value)  # the C encoder's fast path and the writer agree
     assert canonical_json(value) == verify.canonical_json(value)
     parsed = parse_canonical(text)
     assert canonical_text(parsed) == text  # parse then serialise gives the same bytes
