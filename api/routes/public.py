@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from api.deps import SessionDep
 from api.routes.common import MAX_ID, IdPath, Page, PagingDep, not_found
-from api.storage.models import Disclosure
+from api.storage.models import Disclosure, Flight
 from api.work.public_records import (
     Filters,
     LedgerRef,
@@ -119,6 +119,7 @@ PurposeQuery = Annotated[
     summary="Published flight records, newest first (anyone)",
 )
 def list_public_flights(
+    request: Request,
     session: SessionDep,
     paging: PagingDep,
     start: FromQuery = None,
@@ -127,7 +128,11 @@ def list_public_flights(
     purpose: PurposeQuery = None,
 ) -> Response:
     rows, total = list_disclosures(
-        session, filters_of(start, end, asset_id, purpose), paging.limit, paging.offset
+        session,
+        filters_of(start, end, asset_id, purpose),
+        paging.limit,
+        paging.offset,
+        request.app,
     )
     page = Page[DisclosureSummary](
         items=[DisclosureSummary.of(r) for r in rows],
@@ -262,11 +267,9 @@ def _all_records(db: Any, filters: Filters) -> Iterator[Disclosure]:
     while True:
         statement = disclosure_statement(filters)
         if below is not None:
-            statement = statement.where(Disclosure.flight_id < below)
+            statement = statement.where(Flight.id < below)
         with db.sessions() as session:
-            rows = list(
-                session.scalars(statement.order_by(Disclosure.flight_id.desc()).limit(EXPORT_BATCH))
-            )
+            rows = list(session.scalars(statement.order_by(Flight.id.desc()).limit(EXPORT_BATCH)))
         yield from rows
         if len(rows) < EXPORT_BATCH:
             return

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select, true
+from sqlalchemy import exists, select, true
 
 from api.deps import SessionDep
 from api.routes.common import MAX_ID
@@ -134,7 +134,7 @@ def flight_list(request: Request, session: SessionDep) -> HTMLResponse:
     page_text = q.get("page", "1")
     page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 10**6 else 1
     filters = Filters(start=start, end=end, asset_id=asset_id, purpose=purpose)
-    rows, total = list_disclosures(session, filters, PER_PAGE, (page - 1) * PER_PAGE)
+    rows, total = list_disclosures(session, filters, PER_PAGE, (page - 1) * PER_PAGE, request.app)
     pages = max(1, math.ceil(total / PER_PAGE))
     first = (page - 1) * PER_PAGE + 1
     caption = (
@@ -477,11 +477,11 @@ def feed(request: Request, session: SessionDep) -> Response:
     from api.site.feed import atom_feed
 
     t = Texts(page_language(request)[0])
+    public = exists().where(Flight.id == Disclosure.flight_id, Flight.public == true())
     statement = (
         select(Disclosure)
-        .join(Flight, Flight.id == Disclosure.flight_id)
-        .where(Flight.public == true())
-        .order_by(Disclosure.published_at.desc(), Disclosure.id.desc())
+        .where(public)
+        .order_by(Disclosure.id.desc())  # the order they were published in
         .limit(FEED_SIZE)
     )
     rows = list(session.scalars(statement))

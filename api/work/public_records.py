@@ -27,8 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, String, and_, cast, func, literal, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, String, cast, exists, func, literal, select, true
+from sqlalchemy.orm import Session, aliased
 
 from api.storage.models import Asset, Disclosure, Flight, LedgerEntry, Question
 from api.storage.models import Plan as PlanRow
@@ -49,6 +49,8 @@ __all__ = [
 
 log = logging.getLogger("skyledger.api")
 
+#: How long a list's total is reused.
+TOTAL_TTL_S = 2.0
 #: How long the statistics are reused (counting every record costs more than a page).
 STATS_TTL_S = 10.0
 
@@ -66,12 +68,12 @@ class Filters:
     purpose: str | None = None
 
 
-def _latest() -> Any:
-    """The latest version number of each flight's record (a subquery)."""
-    return (
-        select(Disclosure.flight_id, func.max(Disclosure.version).label("version"))
-        .group_by(Disclosure.flight_id)
-        .subquery()
+def _is_latest() -> Any:
+    """True for a record that no later version of the same flight replaces (an index lookup
+    per row, so a page read in flight order stops after the page)."""
+    newer = aliased(Disclosure)
+    return ~exists().where(
+        newer.flight_id == Disclosure.flight_id, newer.version > Disclosure.version
     )
 
 
@@ -82,19 +84,11 @@ def _like(text: str) -> str:
 
 def disclosure_statement(filters: Filters) -> Select[Any]:
     """The latest version of each matching public record (unordered)."""
-    latest = _latest()
     taken_off = func.coalesce(Flight.started_at, Flight.ended_at)
     statement = (
         select(Disclosure)
-        .join(
-            latest,
-            and_(
-                Disclosure.flight_id == latest.c.flight_id,
-                Disclosure.version == latest.c.version,
-            ),
-        )
         .join(Flight, Flight.id == Disclosure.flight_id)
-        .where(Flight.public == true())
+        .where(Flight.public == true(), _is_latest())
     )
     if filters.start is not None:
         statement = statement.where(taken_off >= _midnight(filters.start))
@@ -117,28 +111,54 @@ def _midnight(day: date) -> datetime:
 
 
 def list_disclosures(
-    session: Session, filters: Filters, limit: int, offset: int
+    session: Session, filters: Filters, limit: int, offset: int, app: Any = None
 ) -> tuple[list[Disclosure], int]:
-    """One page of the latest records, newest flight first, and how many match in all."""
+    """One page of the latest records, newest flight first, and how many match in all.
+
+    With ``app``, the total is reused for :data:`TOTAL_TTL_S` seconds (counting 100,000
+    records costs more than reading a page of them).
+    """
     statement = disclosure_statement(filters)
-    total = session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = session.scalars(
-        statement.order_by(Disclosure.flight_id.desc()).limit(limit).offset(offset)
-    ).all()
-    return list(rows), int(total or 0)
+    total = _kept_total(app, filters)
+    if total is None:
+        total = int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+        _keep_total(app, filters, total)
+    rows = session.scalars(statement.order_by(Flight.id.desc()).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+_totals_lock = threading.Lock()
+
+
+def _kept_total(app: Any, filters: Filters) -> int | None:
+    if app is None:
+        return None
+    with _totals_lock:
+        kept = getattr(app.state, "public_totals", {}).get(filters)
+    return kept[1] if kept is not None and kept[0] > time.monotonic() else None
+
+
+def _keep_total(app: Any, filters: Filters, total: int) -> None:
+    if app is None:
+        return
+    with _totals_lock:
+        totals = getattr(app.state, "public_totals", None)
+        if totals is None or len(totals) > 256:
+            totals = app.state.public_totals = {}
+        totals[filters] = (time.monotonic() + TOTAL_TTL_S, total)
 
 
 def public_assets(session: Session) -> list[tuple[int, str]]:
     """The public assets that have published flights: (id, name as the records give it)."""
-    latest = disclosure_statement(Filters()).subquery()
-    flown = (
-        select(PlanRow.asset_id)
-        .join(Flight, Flight.plan_id == PlanRow.id)
-        .where(Flight.id.in_(select(latest.c.flight_id)))
+    published = (
+        select(Disclosure.id)
+        .join(Flight, Flight.id == Disclosure.flight_id)
+        .join(PlanRow, PlanRow.id == Flight.plan_id)
+        .where(PlanRow.asset_id == Asset.id, Flight.public == true())
     )
     statement = (
         select(Asset.id, Asset.name, Asset.properties)
-        .where(Asset.public == true(), Asset.id.in_(flown))
+        .where(Asset.public == true(), published.exists())
         .order_by(Asset.id)
     )
     found = []
