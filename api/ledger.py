@@ -17,7 +17,10 @@ An entry is written in two steps (the *outbox* pattern):
 
 Each process keeps a :class:`~compliance.ledger.merkle.MerkleTree` of the leaf hashes and
 brings it up to date from ``ledger_entries`` (the rows past its size) before every read and
-append, so several worker processes serve the same log.
+append, so several worker processes serve the same log. Before it appends, a store checks
+the stored log against the latest checkpoint (its size and root) and refuses, in one line,
+to extend a log that lost or changed entries: the entries wait in the outbox and
+``skyledger ledger audit`` names what changed.
 
 The signing key is an Ed25519 private key in PEM (PKCS#8), made on first start by
 :func:`load_or_create_key`, readable by its owner only.
@@ -283,6 +286,16 @@ class LedgerStore:
                 f"checkpoint {latest.id} was signed with key {latest.public_key}, not with this "
                 f"service's key {self.public_key_hex}: restore the ledger key it was signed with"
             )
+        if latest is not None and latest.tree_size > tree.size:
+            raise LedgerError(
+                f"checkpoint {latest.id} covers {latest.tree_size} entries but the stored log "
+                f"holds {tree.size}: entries were removed; run 'skyledger ledger audit'"
+            )
+        if latest is not None and tree.root(latest.tree_size).hex() != latest.root_hash:
+            raise LedgerError(
+                f"the stored log's root at size {latest.tree_size} is not checkpoint "
+                f"{latest.id}'s: entries were changed; run 'skyledger ledger audit'"
+            )
         waiting = conn.execute(select(LedgerOutbox).order_by(LedgerOutbox.id)).all()
         if not waiting and latest is not None and latest.tree_size == tree.size:
             return 0
@@ -339,14 +352,29 @@ class LedgerStore:
     # -- the tree ----------------------------------------------------------------------------
 
     def _refresh(self, conn: Connection) -> MerkleTree:
-        """The in-memory tree with every stored entry past its size added (lock held)."""
+        """The in-memory tree with every stored entry past its size added (lock held).
+
+        The last stored index is read first (an index lookup whatever the table's
+        statistics say), so a tree already up to date costs one cheap query and new rows
+        are read as a bounded range of the primary key.
+        """
         from compliance.ledger.merkle import MerkleTree
 
         tree = self._tree if self._tree is not None else MerkleTree()
         self._tree = tree
+        last = conn.scalar(select(func.max(LedgerEntry.idx)))
+        stored = 0 if last is None else int(last) + 1
+        if stored < tree.size:
+            self._tree = None
+            raise LedgerError(
+                f"the stored log ends before entry {stored}, but {tree.size} entries were "
+                "read from it: entries were removed; run 'skyledger ledger audit'"
+            )
+        if stored == tree.size:
+            return tree
         rows = conn.execute(
             select(LedgerEntry.idx, LedgerEntry.leaf_hash)
-            .where(LedgerEntry.idx >= tree.size)
+            .where(LedgerEntry.idx >= tree.size, LedgerEntry.idx < stored)
             .order_by(LedgerEntry.idx)
         )
         try:
@@ -365,6 +393,12 @@ class LedgerStore:
                 f"the stored leaf hash of entry {tree.size} is not hex: "
                 "run 'skyledger ledger audit'"
             ) from None
+        if tree.size != stored:
+            self._tree = None
+            raise LedgerError(
+                f"the stored log has no entry {tree.size} (its last is {stored - 1}): "
+                "run 'skyledger ledger audit'"
+            )
         return tree
 
     @contextlib.contextmanager

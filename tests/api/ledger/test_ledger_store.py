@@ -243,3 +243,36 @@ def test_processes_starting_at_once_share_one_key(tmp_path: Path) -> None:
     assert all(child.returncode == 0 for child in children)
     assert len(keys) == 1 and keys == {public_key_hex(load_key(path))}
     assert [p.name for p in path.parent.iterdir()] == ["ed25519.key"]
+
+
+def test_a_store_refuses_a_log_that_shrank_under_it(store: LedgerStore, db: Database) -> None:
+    from sqlalchemy import delete
+
+    disclosed(db, 1, 2, 3)
+    assert store.size() == 3
+    with db.engine.begin() as conn:
+        conn.execute(delete(LedgerEntry).where(LedgerEntry.idx == 2))
+    with pytest.raises(LedgerError, match="entries were removed"):
+        store.inclusion_proof(0, 2)
+    with pytest.raises(LedgerError, match="entries were removed"):
+        disclosed(db, 4) or store.flush()  # the commit's flush is logged; this one raises
+    assert _count(db, LedgerOutbox) == 1  # kept for when the log is repaired
+
+
+def test_a_store_refuses_to_extend_a_log_its_checkpoint_does_not_match(
+    ledger_url: str, key_path: Path, store: LedgerStore, db: Database
+) -> None:
+    from sqlalchemy import update
+
+    disclosed(db, 1, 2)
+    with db.engine.begin() as conn:
+        conn.execute(update(LedgerEntry).where(LedgerEntry.idx == 0).values(leaf_hash="ab" * 32))
+    later = Database(ledger_url)  # a process started after the change
+    try:
+        restarted = LedgerStore(later, load_key(key_path))
+        disclosed(later, 3)
+        with pytest.raises(LedgerError, match="is not checkpoint 2's: entries were changed"):
+            restarted.flush()
+        assert restarted.pending() == 1 and _count(db, LedgerEntry) == 2
+    finally:
+        later.close()
