@@ -21,13 +21,12 @@ import logging
 import statistics
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, String, cast, exists, func, literal, select, true
+from sqlalchemy import Select, String, and_, case, cast, exists, func, literal, select, true
 from sqlalchemy.orm import Session, aliased
 
 from api.storage.models import Asset, Disclosure, Flight, LedgerEntry, Question
@@ -322,15 +321,24 @@ def _proof(ledger: Any, disclosure: Disclosure) -> tuple[list[LedgerRef], ProofS
 
 
 def _compute_stats(session: Session) -> dict[str, Any]:
-    months: Counter[str] = Counter()
+    record = Disclosure.record
+    month = func.substr(record["date"].as_string(), 1, 7)
+    as_planned = and_(
+        record["verdict"].as_string() == "APPROVED",
+        record[("conformance", "conforms")].as_boolean() == true(),
+    )
+    per_month = (
+        disclosure_statement(Filters())
+        .with_only_columns(month, func.count(), func.sum(case((as_planned, 1), else_=0)))
+        .group_by(month)
+        .order_by(month)
+    )
+    months: dict[str, int] = {}
     flights = approved_as_planned = 0
-    statement = disclosure_statement(Filters()).with_only_columns(Disclosure.record)
-    for (record,) in session.execute(statement.execution_options(yield_per=1000)):
-        flights += 1
-        months[str(record.get("date", ""))[:7]] += 1
-        conformance = record.get("conformance") or {}
-        if record.get("verdict") == "APPROVED" and conformance.get("conforms") is True:
-            approved_as_planned += 1
+    for name, count, planned in session.execute(per_month):
+        months[str(name or "")] = int(count)
+        flights += int(count)
+        approved_as_planned += int(planned or 0)
     states = dict(
         session.execute(
             select(Question.state, func.count(Question.id)).group_by(Question.state)
