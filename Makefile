@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/compliance.py
 	$(BIN)/python bench/flight.py
 	$(BIN)/python bench/vision.py
+	$(BIN)/python bench/ledger.py
 	-command -v wrk >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk)
 	$(BIN)/python bench/api.py
