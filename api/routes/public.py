@@ -147,6 +147,9 @@ def list_public_flights(
     "/public/flights.geojson",
     summary="Every published record as GeoJSON (one LineString per flight)",
     response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/geo+json": {}}, "description": "a FeatureCollection"}
+    },
 )
 def public_flights_geojson(
     request: Request,
@@ -193,6 +196,7 @@ CSV_COLUMNS = (
     "/public/flights.csv",
     summary="Every published record as CSV (one row per flight, the route as WKT)",
     response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 CSV with a header row"}},
 )
 def public_flights_csv(
     request: Request,
@@ -233,6 +237,7 @@ def public_statistics(request: Request, session: SessionDep) -> Response:
     "/public/flights/{flight_id}",
     response_model=DisclosureFull,
     summary="A flight's published record, its log entries and its proof status",
+    responses={404: {"description": "no published record of that flight"}},
 )
 def get_public_flight(flight_id: IdPath, request: Request, session: SessionDep) -> Response:
     row = flight_disclosure(session, flight_id)
