@@ -103,16 +103,19 @@ def test_a_filled_honeypot_is_thanked_and_dropped(client: TestClient) -> None:
 def test_a_short_question_comes_back_with_its_text(client: TestClient) -> None:
     flight_id = disclosed_flight(client.app)
     answer = client.post(
-        f"/flights/{flight_id}/questions", data={"text": "<b>y</b>", "lang": "es"}
+        f"/flights/{flight_id}/questions",
+        data={"text": "<b>y</b>", "lang": "es"},
+        headers={"Accept-Language": "es"},
     )
     assert answer.status_code == 422
+    assert answer.headers["cache-control"] == "no-store"
     assert answer.headers["content-type"].startswith("text/html")
     page = _page(answer.text)
     assert page.lang == "es" and page.h1 == 1
     assert page.textarea == "<b>y</b>"  # kept, and escaped in the page
     assert "<b>" not in answer.text
     assert page.alert == "Tu pregunta tiene 8 caracteres; escribe entre 10 y 2000."
-    assert "question-text" in page.labels and "main" in page.ids
+    assert "q-text" in page.labels and "main" in page.ids
     assert _count(client, Question) == 0
 
 
@@ -121,9 +124,9 @@ def test_other_refusals_are_pages_too(client: TestClient) -> None:
     answer = client.post(f"/flights/{hidden}/questions", data={"text": "Why did it fly here?"})
     assert answer.status_code == 404
     page = _page(answer.text)
-    assert page.lang == "en"
-    assert page.alert == f"Flight {hidden} is not published, so it cannot take questions."
-    assert page.textarea == ""
+    assert page.lang == "en" and page.h1 == 1
+    assert f"There is no published record of flight {hidden}." in answer.text
+    assert "q-text" not in page.ids  # no form for a flight that is not published
 
     flight_id = disclosed_flight(client.app)
     answer = client.post(
