@@ -100,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
         from api.storage import migrate
         from api.storage.blobs import BlobStore
         from api.storage.db import Database
+        from api.work.flying import log_unlogged_flights
 
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         migrate.upgrade(settings.url)
@@ -114,6 +115,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.ledger = ledger
         jobs = ThreadJobRunner(db, workers=settings.job_workers)
         jobs.recover()
+        with db.session() as session:  # flights a stop kept out of the log, now jobs are settled
+            log_unlogged_flights(session, settings)
         app.state.db, app.state.blobs, app.state.jobs = db, blobs, jobs
         try:
             yield

@@ -51,6 +51,7 @@ __all__ = [
     "conformance_job",
     "disclose",
     "fly_job",
+    "log_unlogged_flights",
     "record_flown",
     "start_flight",
     "track_summary",
@@ -477,6 +478,39 @@ def record_flown(session: Session, flight: Flight) -> bool:
         },
     )
     return True
+
+
+def log_unlogged_flights(session: Session, settings: Settings | None = None) -> int:
+    """Record ``flight_flown`` (and publish the disclosure) of every flight that ended with a
+    track or log but is not in the log: one whose job or request stopped between storing it
+    and logging it. Flights whose job is still queued or running are left to it. Returns how
+    many were recorded; the service calls it when it starts."""
+    from sqlalchemy import String, cast, exists, literal, or_
+
+    from api.storage.models import Job
+
+    subject = literal("flight:") + cast(Flight.id, String)
+    logged = exists().where(LedgerEntry.kind == "flight_flown", LedgerEntry.subject == subject)
+    waiting = exists().where(LedgerOutbox.kind == "flight_flown", LedgerOutbox.subject == subject)
+    busy = exists().where(Job.id == Flight.job_id, Job.state.in_(("queued", "running")))
+    statement = (
+        select(Flight)
+        .where(
+            Flight.state.in_(("flown", "failed")),
+            or_(Flight.track_sha256.is_not(None), Flight.tlog_sha256.is_not(None)),
+            ~logged,
+            ~waiting,
+            ~busy,
+        )
+        .order_by(Flight.id)
+    )
+    flights = list(session.scalars(statement))
+    for flight in flights:
+        record_flown(session, flight)
+        disclose(session, settings, flight.id)
+    if flights:
+        log.warning("%d flight(s) were not in the transparency log: entered now", len(flights))
+    return len(flights)
 
 
 def disclose(session: Session, settings: Settings | None, flight_id: int) -> None:

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from seeding import wait_for_job
 
 from api.ledger import document_sha256
+from api.settings import Settings
 from mission.geodesy import LocalFrame
 from mission.track import Track, TrackSample, track_to_csv
 from vision.detector import Box
@@ -272,3 +273,32 @@ def test_an_inspection_enters_the_log_and_discloses_again(
         assert kinds[3:] == ["disclosure_published"]
         assert entries[3]["data"]["version"] == 2
     _audits_clean(client)
+
+
+def test_a_flight_a_stop_kept_out_of_the_log_enters_it_at_the_next_start(
+    settings: Settings,
+) -> None:
+    from api.app import create_app
+    from api.storage.models import File, Flight, User
+
+    with TestClient(create_app(settings)) as client:
+        with client.app.state.db.session() as session:  # type: ignore[attr-defined]
+            user = User(name="crew", role="crew", token_id="t", token_salt="s", token_hash="h")
+            track = File(sha256="ab" * 32, size=1, media_type="text/csv", name="t.csv")
+            session.add_all([user, track])
+            session.flush()
+            stored = [
+                Flight(source="upload", state=state, track_sha256=sha, public=False,
+                       summary={}, created_by=user.id)
+                for state, sha in (("flown", track.sha256), ("failed", None), ("queued", None))
+            ]  # fmt: skip
+            session.add_all(stored)
+            session.flush()
+            ids = [flight.id for flight in stored]
+        assert all(_kinds(client, f"flight:{i}") == [] for i in ids)
+    with TestClient(create_app(settings)) as client:
+        assert _kinds(client, f"flight:{ids[0]}") == ["flight_flown"]
+        assert _kinds(client, f"flight:{ids[1]}") == _kinds(client, f"flight:{ids[2]}") == []
+        _audits_clean(client)
+    with TestClient(create_app(settings)) as client:  # once only
+        assert _kinds(client, f"flight:{ids[0]}") == ["flight_flown"]
