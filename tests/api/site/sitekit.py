@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 from api.storage.models import (
@@ -28,10 +29,21 @@ from api.storage.models import (
 )
 from api.storage.models import Plan as PlanRow
 
-__all__ = ["HOME", "add_flight", "add_question", "circle_route", "staff_user"]
+__all__ = [
+    "HOME",
+    "MAX_PAGE_BYTES",
+    "Page",
+    "add_flight",
+    "add_question",
+    "check_page",
+    "circle_route",
+    "staff_user",
+]
 
 #: The sample city's take-off site.
 HOME = (149.16523, -35.363261)
+#: The most a page may weigh (the issue: 100 KB, map included).
+MAX_PAGE_BYTES = 100 * 1024
 TOWER = {"type": "Point", "coordinates": [149.1668804, -35.360557]}
 
 
@@ -254,3 +266,54 @@ def add_question(
         session.add(question)
         session.flush()
         return int(question.id)
+
+
+# --- reading pages -----------------------------------------------------------------------------
+
+
+class Page(HTMLParser):
+    """What the tests read from a page: tags in order, ids, labels, attributes."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def all(self, tag: str) -> list[dict[str, str]]:
+        return [a for t, a in self.tags if t == tag]
+
+    @property
+    def words(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+def check_page(html: str, lang: str) -> Page:
+    """The checks every page passes; the parsed page."""
+    assert len(html.encode()) <= MAX_PAGE_BYTES
+    page = Page(html)
+    assert page.all("html") == [{"lang": lang}]
+    assert len(page.all("h1")) == 1
+    for landmark in ("header", "main", "footer", "nav"):
+        assert page.all(landmark), f"no <{landmark}>"
+    assert page.all("main")[0]["id"] == "main"
+    first_link = next(a for t, a in page.tags if t == "a")
+    assert first_link == {"class": "skip", "href": "#main"}
+    assert "<script" not in html and " style=" not in html and "javascript:" not in html
+    ids = [a["id"] for _, a in page.tags if "id" in a]
+    assert len(ids) == len(set(ids)), "duplicate ids"
+    labelled = {a["for"] for a in page.all("label")}
+    for tag in ("input", "select", "textarea"):
+        for attrs in page.all(tag):
+            if attrs.get("type") not in ("hidden", "submit"):
+                assert attrs.get("id") in labelled, f"<{tag}> {attrs} has no label"
+    switch = [a for a in page.all("a") if a.get("hreflang")]
+    assert [a["hreflang"] for a in switch] == ["en", "es"]
+    assert next(a for a in switch if a.get("aria-current") == "true")["hreflang"] == lang
+    return page

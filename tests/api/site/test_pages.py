@@ -7,68 +7,18 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sitekit import add_flight, add_question
+from sitekit import Page, add_flight, add_question, check_page
 
 from api.site.i18n import Texts, catalog, choose_language, parse_accept_language
 
-MAX_PAGE_BYTES = 100 * 1024
 TEMPLATES = Path(__file__).resolve().parents[3] / "api" / "templates"
 SVG = "{http://www.w3.org/2000/svg}"
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-class Page(HTMLParser):
-    """What the tests read from a page: tags in order, ids, labels, attributes."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str]]] = []
-        self.text: list[str] = []
-        self.feed(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, {k: v or "" for k, v in attrs}))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def all(self, tag: str) -> list[dict[str, str]]:
-        return [a for t, a in self.tags if t == tag]
-
-    @property
-    def words(self) -> str:
-        return " ".join(" ".join(self.text).split())
-
-
-def check_page(html: str, lang: str) -> Page:
-    """The checks every page passes; the parsed page."""
-    assert len(html.encode()) <= MAX_PAGE_BYTES
-    page = Page(html)
-    assert page.all("html") == [{"lang": lang}]
-    assert len(page.all("h1")) == 1
-    for landmark in ("header", "main", "footer", "nav"):
-        assert page.all(landmark), f"no <{landmark}>"
-    assert page.all("main")[0]["id"] == "main"
-    first_link = next(a for t, a in page.tags if t == "a")
-    assert first_link == {"class": "skip", "href": "#main"}
-    assert "<script" not in html and " style=" not in html and "javascript:" not in html
-    ids = [a["id"] for _, a in page.tags if "id" in a]
-    assert len(ids) == len(set(ids)), "duplicate ids"
-    labelled = {a["for"] for a in page.all("label")}
-    for tag in ("input", "select", "textarea"):
-        for attrs in page.all(tag):
-            if attrs.get("type") not in ("hidden", "submit"):
-                assert attrs.get("id") in labelled, f"<{tag}> {attrs} has no label"
-    switch = [a for a in page.all("a") if a.get("hreflang")]
-    assert [a["hreflang"] for a in switch] == ["en", "es"]
-    assert next(a for a in switch if a.get("aria-current") == "true")["hreflang"] == lang
-    return page
 
 
 def svgs(html: str) -> list[ET.Element]:
