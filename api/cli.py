@@ -12,6 +12,7 @@
     skyledger zones import FILE -o OUT.geojson
     skyledger fly PLAN --vehicle builtin|sitl -o TRACK.csv [--tlog FILE] ...
     skyledger ledger audit|checkpoint|key [--data-dir DIR | --db URL] ...
+    skyledger questions list|review|answer [--data-dir DIR | --db URL] ...
 
 Every expected bad input ends in one line ``skyledger: error: ...`` on stderr and exit
 status 2, with nothing written (the compliance commands, in :mod:`api.cli_compliance`,
@@ -37,6 +38,7 @@ from api import (
     cli_detect,
     cli_fly,
     cli_ledger,
+    cli_questions,
     cli_service,
     cli_sim,
     cli_vision,
@@ -240,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_sim.add_commands(sub)
     cli_service.add_commands(sub)
     cli_ledger.add_commands(sub)
+    cli_questions.add_commands(sub)
     demo_service.add_commands(sub)
     return parser
 
