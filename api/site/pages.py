@@ -136,6 +136,10 @@ def flight_list(request: Request, session: SessionDep) -> HTMLResponse:
     filters = Filters(start=start, end=end, asset_id=asset_id, purpose=purpose)
     rows, total = list_disclosures(session, filters, PER_PAGE, (page - 1) * PER_PAGE, request.app)
     pages = max(1, math.ceil(total / PER_PAGE))
+    if page > pages:  # past the end (the list shrank, or a typed URL): the last page
+        page = pages
+        offset = (page - 1) * PER_PAGE
+        rows, total = list_disclosures(session, filters, PER_PAGE, offset, request.app)
     first = (page - 1) * PER_PAGE + 1
     caption = (
         t("list_caption", first=first, last=first + len(rows) - 1, total=t.number(total))

@@ -213,13 +213,13 @@ def route_svg(
         f'fill="none" stroke="{INK}" stroke-width="2"/>'
     )
     parts.append(
-        f'<text x="{pad + bar_px + 6:.1f}" y="{base}" font-size="13" fill="{INK}">'
+        f'<text x="{pad + bar_px + 6:.1f}" y="{base}" font-size="16" fill="{INK}">'
         f"{escape(distance_text(bar_m))}</text>"
     )
     ax = width - 26
     parts.append(
         f'<path d="M{ax},12 L{ax + 8},34 L{ax},29 L{ax - 8},34 Z" fill="{INK}"/>'
-        f'<text x="{ax}" y="50" font-size="13" text-anchor="middle" fill="{INK}">'
+        f'<text x="{ax}" y="52" font-size="16" text-anchor="middle" fill="{INK}">'
         f"{escape(north)}</text>"
     )
     parts.append("</svg>")
@@ -256,11 +256,11 @@ def bar_chart_svg(
         y = pad + i * row_h
         bar = usable * value / top
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 16}" font-size="13" text-anchor="end" '
+            f'<text x="{label_w - 8}" y="{y + 16}" font-size="14" text-anchor="end" '
             f'fill="{INK}">{escape(label)}</text>'
             f'<rect x="{label_w}" y="{y + 4}" width="{bar:.1f}" height="{row_h - 8}" '
             f'fill="{ROUTE_COLOUR}"/>'
-            f'<text x="{label_w + bar + 6:.1f}" y="{y + 16}" font-size="13" '
+            f'<text x="{label_w + bar + 6:.1f}" y="{y + 16}" font-size="14" '
             f'fill="{INK}">{value}</text>'
         )
     parts.append("</svg>")

@@ -226,6 +226,8 @@ def test_the_list_filters_and_pages(client: TestClient) -> None:
     second = Page(client.get(older["href"]).text)
     links = [a["href"] for a in second.all("a") if a["href"].startswith("/flights/")]
     assert links == [f"/flights/{i}" for i in made[::-1][25:]]
+    past = check_page(client.get("/?page=99").text, "en")
+    assert "Page 2 of 2" in past.words and "Flights 26 to 30 of 30" in past.words
     filtered = check_page(client.get("/?purpose=bridge&from=2026-09-06").text, "en")
     found = [a["href"] for a in filtered.all("a") if a["href"].startswith("/flights/")]
     assert found == [f"/flights/{made[i]}" for i in (25, 20, 15, 10, 5)]
