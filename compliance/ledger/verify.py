@@ -10,7 +10,13 @@ Usage::
     python verify.py checkpoint CHECKPOINT.json [--key HEX]
     python verify.py inclusion ENTRY.json PROOF.json CHECKPOINT.json [--key HEX]
     python verify.py consistency OLD.json NEW.json PROOF.json [--key HEX]
+    python verify.py record FLIGHT.json ENTRY.json
     python verify.py online https://agency.example --index 12 [--key HEX] [--previous OLD.json]
+    python verify.py online https://agency.example --flight 7 [--key HEX] [--previous OLD.json]
+
+``record`` checks that a flight's published record (the ``/api/public/flights/{id}`` answer)
+is the one its ``disclosure_published`` entry names; ``online --flight`` fetches the record,
+finds that entry and checks both the record and the entry's place in the signed log.
 
 Exit status 0 when everything verified, 1 when something did not, 2 for bad input. Needs
 ``pip install cryptography`` for signatures. Importable too: :func:`canonical_json`,
@@ -406,15 +412,54 @@ def _get(base: str, path: str, query: dict[str, int] | None = None) -> Any:
         raise BadInput(f"GET {url}: the answer is not JSON") from None
 
 
+def _check_record(report: _Report, flight_doc: Any, entry_doc: Any) -> None:
+    """The published record hashes to what its ``disclosure_published`` entry names."""
+    record = _field(flight_doc, "record", "the flight record")
+    entry = _field(entry_doc, "entry", "the entry")
+    data = _field(entry, "data", "the entry")
+    if _field(entry, "kind", "the entry") != "disclosure_published":
+        raise BadInput(f"entry {entry_doc.get('index')} is a {entry['kind']!r} entry, "
+                       "not 'disclosure_published'")  # fmt: skip
+    flight = _field(flight_doc, "flight_id", "the flight record")
+    digest = hashlib.sha256(canonical_json(record)).hexdigest()
+    named = _field(data, "record_sha256", "the entry's data")
+    report.line(
+        digest == named and _field(data, "flight_id", "the entry's data") == flight,
+        f"flight {flight}'s record (SHA-256 {digest}) is the one entry "
+        f"{entry_doc.get('index')} names ({named})",
+    )
+
+
+def _disclosure_index(flight_doc: Any) -> int:
+    """The index of the ``disclosure_published`` entry of the record's version."""
+    version = _field(flight_doc, "version", "the flight record")
+    entries = _field(flight_doc, "ledger", "the flight record")
+    found = [
+        e["index"]
+        for e in entries
+        if isinstance(e, Mapping) and e.get("kind") == "disclosure_published"
+    ]
+    if len(found) < version:
+        raise BadInput(f"the flight record lists no log entry for its version {version}")
+    return int(sorted(found)[version - 1])
+
+
 def _online(report: _Report, args: argparse.Namespace) -> None:
     base = args.base_url
     checkpoint = _get(base, "/api/public/ledger/checkpoint")
     _check_checkpoint(report, checkpoint, args.key, "checkpoint")
     size = _checkpoint_fields(checkpoint)["tree_size"]
-    entry = _get(base, f"/api/public/ledger/entries/{args.index}")
-    proof = _get(
-        base, "/api/public/ledger/proof/inclusion", {"index": args.index, "tree_size": size}
-    )
+    index = args.index
+    if args.flight is not None:
+        flight_doc = _get(base, f"/api/public/flights/{args.flight}")
+        index = _disclosure_index(flight_doc)
+        if index >= size:
+            report.line(False, f"entry {index} is not in the latest checkpoint yet (size {size})")
+            return
+    entry = _get(base, f"/api/public/ledger/entries/{index}")
+    if args.flight is not None:
+        _check_record(report, flight_doc, entry)
+    proof = _get(base, "/api/public/ledger/proof/inclusion", {"index": index, "tree_size": size})
     _check_inclusion(report, entry, proof, checkpoint)
     if args.previous:
         old = _load(args.previous)
@@ -444,9 +489,14 @@ def _parser() -> argparse.ArgumentParser:
     consistency.add_argument("old")
     consistency.add_argument("new")
     consistency.add_argument("proof")
+    record = commands.add_parser("record", help="check a flight record is the one logged")
+    record.add_argument("flight")
+    record.add_argument("entry")
     online = commands.add_parser("online", help="fetch and check from a running service")
     online.add_argument("base_url")
-    online.add_argument("--index", type=int, required=True)
+    which = online.add_mutually_exclusive_group(required=True)
+    which.add_argument("--index", type=int, help="the entry to check")
+    which.add_argument("--flight", type=int, help="the flight whose record to check")
     online.add_argument("--previous", help="a checkpoint saved earlier")
     for command in (one, inclusion, consistency, online):
         command.add_argument("--key", help="the published public key (hex) to require")
@@ -473,9 +523,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _check_checkpoint(report, old, args.key, "old checkpoint")
             _check_checkpoint(report, new, args.key, "new checkpoint")
             _check_consistency(report, old, new, _load(args.proof))
+        elif args.command == "record":
+            _check_record(report, _load(args.flight), _load(args.entry))
         else:
-            if args.index < 0:
-                raise BadInput(f"--index {args.index} is not >= 0")
+            for name in ("index", "flight"):
+                if getattr(args, name) is not None and getattr(args, name) < 0:
+                    raise BadInput(f"--{name} {getattr(args, name)} is not >= 0")
             _online(report, args)
     except BadInput as exc:
         print(f"bad input: {exc}", file=sys.stderr)

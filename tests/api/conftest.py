@@ -8,6 +8,9 @@ started, again on PostgreSQL (one server for the session, a fresh database per t
 from __future__ import annotations
 
 import itertools
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,3 +71,34 @@ def tokens(client: TestClient) -> dict[str, str]:
 def headers(tokens: dict[str, str]) -> dict[str, dict[str, str]]:
     """Request headers for each role; ``public`` sends none."""
     return {"public": {}} | {r: {"Authorization": f"Bearer {t}"} for r, t in tokens.items()}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(client: TestClient, db_url: str | None) -> Iterator[str]:
+    """The client's app served over HTTP on a free loopback port (SQLite only: the HTTP
+    path is the same on either database)."""
+    if db_url is not None:
+        pytest.skip("served once, on SQLite (the database makes no difference here)")
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(client.app, host="127.0.0.1", port=port, lifespan="off", log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -179,37 +176,6 @@ def test_a_citizen_verifies_an_entry_offline_with_verify_py(
     (tmp_path / "forged.json").write_text(json.dumps(forged))
     done = run("inclusion", "forged.json", "proof.json", "new.json")
     assert done.returncode == 1 and "NOT VERIFIED" in done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def served(client: TestClient, db_url: str | None) -> Iterator[str]:
-    """The client's app served over HTTP on a free loopback port (SQLite only: the HTTP
-    path is the same on either database)."""
-    if db_url is not None:
-        pytest.skip("served once, on SQLite (the database makes no difference here)")
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(client.app, host="127.0.0.1", port=port, lifespan="off", log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_verify_py_online_checks_a_running_service(
