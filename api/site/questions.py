@@ -13,6 +13,9 @@ honeypot, hidden from people: a form that fills it in is a robot's). This route:
   per address (:func:`api.routes.questions.question_limit`, with ``Retry-After``), 403 for a
   form sent from another site (its ``Origin`` header names another host); a flight that is
   not published is the site's 404 page.
+
+The staff's pages to review and answer questions in a browser (``/staff/questions``) live
+in :mod:`api.site.staff` and are mounted with this router.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.routes.common import IdPath
+from api.site import staff
 
 __all__ = ["MESSAGES", "router"]
 
 router = APIRouter(tags=["site"], include_in_schema=False)
+router.include_router(staff.router)  # the staff's review and answer pages
 
 #: The form's largest field, in bytes (the question itself is at most 2000 characters).
 MAX_FIELD_BYTES = 64 * 1024

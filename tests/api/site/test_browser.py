@@ -60,6 +60,7 @@ class Site:
     flight_id: int
     other_flight_id: int
     regulator: dict[str, str]
+    crew_token: str
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +111,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 "No: the camera points at the tower only.",
                 now=asked + timedelta(hours=2),
             )
+            # one waiting for an answer, one for review: the staff's page has forms
+            waiting = questions.ask(session, flight_id, "How high did it fly here?", "en", asked)
+            questions.review(session, waiting.id, crew, True, now=asked)
+            questions.ask(session, flight_id, "¿Quién vio el vídeo? ana@correo.es", "es", asked)
     with serving(settings, "127.0.0.1", 0) as url:
-        yield Site(url, flight_id, other, headers["regulator"])
+        yield Site(url, flight_id, other, headers["regulator"], tokens["crew"])
 
 
 @pytest.fixture(scope="module")
@@ -374,6 +379,22 @@ def test_a_refused_question_page_is_accessible(browser: Any, site: Site, lang: s
     assert "4" in alert and "10" in alert and "2000" in alert
     assert browser.find_element(By.ID, "q-text").get_attribute("value") == "Why?"
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+    problems = _axe(browser)
+    assert not problems, "\n".join(
+        f"{v['impact']} {v['id']}: {v['help']} at {', '.join(v['nodes'])}" for v in problems
+    )
+
+
+def test_the_staff_page_is_accessible(browser: Any, site: Site) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(browser, f"{site.url}/staff/questions")
+    problems = _axe(browser)  # the sign-in form
+    assert not problems, problems
+    browser.find_element(By.ID, "s-token").send_keys(site.crew_token)
+    browser.find_element(By.ID, "s-token").submit()
+    _until(lambda: browser.find_elements(By.CSS_SELECTOR, "form[action$='/review']"))
+    assert browser.find_elements(By.CSS_SELECTOR, "form[action$='/answer']")
     problems = _axe(browser)
     assert not problems, "\n".join(
         f"{v['impact']} {v['id']}: {v['help']} at {', '.join(v['nodes'])}" for v in problems
