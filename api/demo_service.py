@@ -6,8 +6,11 @@ HTTP like any other: it loads the sample city's assets, plans each inspection, c
 for a school-day morning and repairs it where it can, asks for approval, approves as the
 admin, flies each approved plan (ArduPilot SITL when a binary is found, else the built-in
 vehicle) as a job, renders each flight's footage of the synthetic world and uploads it, and
-waits for the detection job. Everything is stored by the service itself. Then it prints
-what happened and the URLs to open, and keeps serving (``--no-serve`` stops instead).
+waits for the detection job. Everything is stored by the service itself, and every flight is
+disclosed in the signed public log. Then a citizen verifies a flight with the downloaded
+``verify.py`` and asks a question that the crew answers, and a regulator exports and audits
+everything (:mod:`api.demo_public`). It prints what happened and the URLs to open, and keeps
+serving (``--no-serve`` stops instead).
 
 The tokens of the demo's users are written to ``DATA_DIR/demo-tokens.txt`` (readable by its
 owner only) so they can be used with the API afterwards, and the sample city and its zones to
@@ -34,6 +37,7 @@ from typing import Any
 
 from api import commands
 from api.commands import CommandError
+from api.demo_public import citizens_and_regulators
 
 __all__ = ["add_commands", "run"]
 
@@ -292,6 +296,14 @@ def write_inputs(data_dir: Path) -> None:
     )
 
 
+def public_key(settings: Any) -> str:
+    """The log's public key (hex), read from the service's own key file."""
+    from api.ledger import load_key
+    from compliance.ledger import public_key_hex
+
+    return public_key_hex(load_key(settings.ledger_key_path))
+
+
 def run(args: argparse.Namespace) -> int:
     from api.settings import Settings
     from sim.sitl import find_sitl_binary
@@ -313,18 +325,22 @@ def run(args: argparse.Namespace) -> int:
             work.mkdir(exist_ok=True)
             inspect(crew, items, work)
         print(summary(items, vehicle))
-        flights = anonymous.get("/api/flights")["total"]
         print(
-            f"\n{flights} public flights stored in {settings.url}; tokens of the demo's users "
-            f"in {data_dir / 'demo-tokens.txt'}"
+            f"\nstored in {settings.url}; tokens of the demo's users in "
+            f"{data_dir / 'demo-tokens.txt'}\n"
         )
+        regulator = anonymous.as_user(tokens["regulator"])
+        key = public_key(settings)
+        for line in citizens_and_regulators(base, anonymous, crew, regulator, data_dir, key):
+            print(line, flush=True)
         if args.no_serve:
             return 0
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        print(f"\nOpen {base}/api/flights (public flights), {base}/api/defects (defects found),")
-        print(f"{base}/openapi.json (the API description). Ctrl-C stops the service.", flush=True)
+        print(f"\nOpen {base}/ (the public flight log, English or Spanish), {base}/verify (how")
+        print(f"to verify it), {base}/feed.atom, {base}/api/public/flights.geojson and .csv,")
+        print(f"{base}/openapi.json (the API). Ctrl-C stops the service.", flush=True)
         stop.wait()
         print("stopping the service ...", flush=True)
     return 0
