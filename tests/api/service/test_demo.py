@@ -26,6 +26,11 @@ def test_demo_runs_the_chain_through_the_service_and_stores_it(
     assert "REJECTED -> APPROVED" in rows["water-tower"]
     for asset in ("bridge-deck", "power-line", "facade", "water-tower"):
         assert "flown" in rows[asset] and "conforms" in rows[asset], rows[asset]
+    # the public half: disclosed, verified by the downloaded verifier, asked, answered, audited
+    assert "4 flights disclosed on the public site" in out
+    assert "(a separate process): verified" in out and "NOT VERIFIED" not in out
+    assert "[e-mail removed]" in out and "[phone removed]" in out and "jane.doe" not in out
+    assert "ledger audit: clean" in out and (data / "audit-export.json").is_file()
     tokens = (data / "demo-tokens.txt").read_text().split()
     assert tokens[0::2] == ["crew", "admin", "regulator"]
     assert (data / "demo-tokens.txt").stat().st_mode & 0o077 == 0
@@ -58,3 +63,5 @@ def test_demo_runs_the_chain_through_the_service_and_stores_it(
     # a second run on the same data folder adds to it, with users of its own
     assert cli.main(argv) == 0
     assert (data / "demo-tokens.txt").read_text().split()[1] != tokens[1]
+    again = capsys.readouterr().out
+    assert "8 flights disclosed on the public site" in again and "ledger audit: clean" in again
