@@ -250,8 +250,9 @@ MESSAGES: dict[str, str] = {
     "step_checkpoint": "Fetch the checkpoint and check its signature:",
     "step_inclusion": "Fetch a flight's log entry (its number is on the flight's page) and "
     "the proof, and check that the entry is in the checkpoint:",
-    "step_record": "The entry names the SHA-256 of the record's canonical JSON (RFC 8785): "
-    "compare it with the fingerprint on the flight's page.",
+    "step_online": "Check a flight in one go: the checkpoint's signature, that the flight's entry is in the log, and that the record on its page is the one the entry names:",
+    "step_record": "Check that the record you read is the one the entry names (the SHA-256 of its canonical JSON, RFC 8785):",
+    "proof_yourself": "Check it yourself with the verifier (see how to verify):",
     "step_consistency": "Later, check that the log only grew since the checkpoint you saved:",
     "verify_exit_codes": "The verifier prints one line per check and ends with status 0 when "
     "everything verifies, 1 when something does not, and 2 for a file it cannot read.",

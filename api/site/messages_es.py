@@ -12,7 +12,7 @@ MESSAGES: dict[str, str] = {
     "footer_published_by": "Publicado por {agency}, {unit}.",
     "footer_contact": "Preguntas sobre este sitio:",
     "footer_open_data": "Datos abiertos:",
-    "link_feed": "Canal Atom de registros nuevos",
+    "link_feed": "Canal Atom de fichas nuevas",
     "back_to_list": "Todos los vuelos",
     "not_found_title": "No encontrado",
     "yes": "Sí",
@@ -61,7 +61,7 @@ MESSAGES: dict[str, str] = {
     "conforms_unknown": "Sin comparar",
     "source.builtin": "Vuelo simulado (vehículo integrado)",
     "source.sitl": "Vuelo simulado (ArduPilot SITL)",
-    "source.upload": "Vuelo real (registro subido por el equipo)",
+    "source.upload": "Vuelo real (registro de vuelo subido por el equipo)",
     "state.flown": "Realizado",
     "state.failed": "Terminó antes de tiempo",
     "asset_kind.area": "zona",
@@ -80,7 +80,7 @@ MESSAGES: dict[str, str] = {
     "kind.flight_approved": "Vuelo aprobado",
     "kind.flight_flown": "Vuelo realizado",
     "kind.inspection_published": "Inspección publicada",
-    "kind.disclosure_published": "Registro publicado",
+    "kind.disclosure_published": "Ficha publicada",
     "kind.question_asked": "Pregunta recibida",
     "kind.question_reviewed": "Pregunta revisada",
     "kind.answer_given": "Respuesta dada",
@@ -92,9 +92,9 @@ MESSAGES: dict[str, str] = {
     # the flight list
     "list_title": "Vuelos",
     "list_heading": "Todos los vuelos de drones, a la vista",
-    "list_intro": "{agency} publica un registro de cada vuelo de dron: cuándo, dónde y para "
+    "list_intro": "{agency} publica una ficha de cada vuelo de dron: cuándo, dónde y para "
     "qué voló, qué grabó y cuánto tiempo se conserva, y si cumplió las normas.",
-    "list_intro_verify": "Cada registro se guarda en un registro público firmado que usted "
+    "list_intro_verify": "Cada ficha se guarda en un registro público firmado que usted "
     "mismo puede comprobar.",
     "filters_label": "Filtrar vuelos",
     "filter_from": "Desde (fecha)",
@@ -126,7 +126,7 @@ MESSAGES: dict[str, str] = {
     "pager_next": "Vuelos más antiguos",
     "pager_status": "Página {page} de {pages}",
     # one flight
-    "flight_missing": "No hay ningún registro publicado del vuelo {n}. Un vuelo que no era "
+    "flight_missing": "No hay ninguna ficha publicada del vuelo {n}. Un vuelo que no era "
     "público, o que aún no ha volado, no lo tiene.",
     "h_summary": "El vuelo",
     "field_agency": "Realizado por",
@@ -179,14 +179,14 @@ MESSAGES: dict[str, str] = {
     "proof_awaiting_checkpoint": "Entrada {entry}, aún no incluida en un punto de control firmado.",
     "proof_not_in_log": "Aún no está en el registro.",
     "proof_unavailable": "Ahora no se puede leer el registro; inténtelo más tarde.",
-    "proof_explain": "La huella de este registro se guarda en un registro de solo adición "
+    "proof_explain": "La huella de esta ficha se guarda en un registro de solo adición "
     "firmado por la entidad. El servidor acaba de comprobar que la entrada está en el último "
     "punto de control firmado; usted puede comprobarlo con los archivos siguientes.",
     "field_record_version": "Versión",
     "version_line": "Versión {version}, publicada el {date}",
-    "field_record_hash": "Huella del registro (SHA-256)",
+    "field_record_hash": "Huella de la ficha (SHA-256)",
     "field_root_hash": "Hash raíz del punto de control",
-    "link_record_json": "Este registro (JSON)",
+    "link_record_json": "Esta ficha (JSON)",
     "link_entry": "Entrada {n} del registro (JSON)",
     "link_inclusion": "Prueba de inclusión (JSON)",
     "link_checkpoint": "Último punto de control firmado (JSON)",
@@ -213,7 +213,7 @@ MESSAGES: dict[str, str] = {
     "ask_submit": "Enviar la pregunta",
     # statistics
     "stats_heading": "Estadísticas",
-    "stats_intro": "Cifras de todos los registros de vuelo publicados y de todas las preguntas.",
+    "stats_intro": "Cifras de todas las fichas de vuelo publicadas y de todas las preguntas.",
     "h_figures": "En cifras",
     "stat_flights": "Vuelos publicados",
     "stat_approved": "Aprobados y volados según el plan",
@@ -233,8 +233,8 @@ MESSAGES: dict[str, str] = {
     "col_flights": "Vuelos",
     "link_stats_json": "Estas cifras en JSON",
     # verification
-    "verify_heading": "Cómo verificar un registro de vuelo",
-    "verify_intro": "Cada registro publicado aquí es también una entrada de un registro de "
+    "verify_heading": "Cómo verificar una ficha de vuelo",
+    "verify_intro": "Cada ficha publicada aquí es también una entrada de un registro de "
     "solo adición (un árbol de Merkle, como en Certificate Transparency). La entidad firma el "
     "tamaño y el hash raíz del registro; cualquiera puede comprobar que una ficha está en él y "
     "que nunca se ha reescrito.",
@@ -255,8 +255,9 @@ MESSAGES: dict[str, str] = {
     "step_checkpoint": "Descargue el punto de control y compruebe su firma:",
     "step_inclusion": "Descargue la entrada de un vuelo (su número figura en la página del "
     "vuelo) y la prueba, y compruebe que la entrada está en el punto de control:",
-    "step_record": "La entrada indica el SHA-256 del JSON canónico del registro (RFC 8785): "
-    "compárelo con la huella de la página del vuelo.",
+    "step_online": "Compruebe un vuelo de una vez: la firma del punto de control, que la entrada del vuelo está en el registro y que la ficha de su página es la que nombra la entrada:",
+    "step_record": "Compruebe que la ficha que lee es la que nombra la entrada (el SHA-256 de su JSON canónico, RFC 8785):",
+    "proof_yourself": "Compruébelo usted mismo con el verificador (vea cómo verificar):",
     "step_consistency": "Más adelante, compruebe que el registro solo ha crecido desde el "
     "punto de control que guardó:",
     "verify_exit_codes": "El verificador escribe una línea por comprobación y termina con el "
@@ -269,8 +270,8 @@ MESSAGES: dict[str, str] = {
     "endpoint_consistency": "la prueba de que el registro de tamaño N amplía el de tamaño M",
     # the feed
     "feed_title": "Vuelos de drones de {agency}",
-    "feed_subtitle": "Registros de vuelo públicos nuevos y actualizados",
+    "feed_subtitle": "Fichas de vuelo públicas nuevas y actualizadas",
     "feed_entry_title": "Vuelo {n}: {purpose}",
     "feed_entry_summary": "{date}, despegue {time}, {duration}; {asset}; comprobación del "
-    "plan: {verdict} (versión {version} del registro).",
+    "plan: {verdict} (versión {version} de la ficha).",
 }

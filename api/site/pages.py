@@ -351,6 +351,8 @@ def flight_page(
         versions=versions,
         questions=questions,
         asked=asked or request.query_params.get("asked") == "1",
+        base=_base_url(request),
+        public_key=getattr(getattr(request.app.state, "ledger", None), "public_key_hex", None),
         error=error,
         question_text=question_text,
     )
@@ -434,6 +436,7 @@ def verify_page(request: Request, session: SessionDep) -> HTMLResponse:
             checkpoint = latest[1]
             signature_ok = verify_checkpoint(checkpoint, public_key)
     size = checkpoint.tree_size if checkpoint is not None else 0
+    example_flight, example_index = _example(session, ledger, size)
     signed_at = (
         t.date(datetime.fromtimestamp(checkpoint.timestamp / 1000, UTC))
         + " "
@@ -451,9 +454,28 @@ def verify_page(request: Request, session: SessionDep) -> HTMLResponse:
         signature_ok=signature_ok,
         public_key=public_key,
         base=_base_url(request),
-        example_index=max(size - 1, 0),
+        example_flight=example_flight,
+        example_index=example_index,
         example_size=max(size, 1),
     )
+
+
+def _example(session: Any, ledger: Any, size: int) -> tuple[int, int]:
+    """The newest published flight and its record's log entry, for the examples (the last
+    entry when it has none yet)."""
+    public = exists().where(Flight.id == Disclosure.flight_id, Flight.public == true())
+    newest = session.scalars(
+        select(Disclosure).where(public).order_by(Disclosure.id.desc()).limit(1)
+    ).first()
+    if newest is None:
+        return 1, max(size - 1, 0)
+    index = max(size - 1, 0)
+    if ledger is not None:
+        for at, kind, entry in ledger.entries_for(f"flight:{newest.flight_id}"):
+            data = entry.get("data") or {}
+            if kind == "disclosure_published" and data.get("version") == newest.version:
+                index = at if at < max(size, 1) else index
+    return newest.flight_id, index
 
 
 @router.get("/verify.py")
