@@ -60,7 +60,7 @@ def citizens_and_regulators(
 ) -> list[str]:
     """Run the public half of the demo; the lines to print. ``key``: the log's public key
     (hex) as the agency publishes it, which the citizen's verifier requires."""
-    flights = citizen.get("/api/public/flights?per_page=100")
+    flights = citizen.get("/api/public/flights?limit=100")
     if not flights["items"]:
         raise CommandError("no flight was disclosed: nothing for the public site to show")
     flight_id = flights["items"][0]["flight_id"]
