@@ -93,7 +93,7 @@ def test_ask_review_answer(client: TestClient, headers: dict[str, dict[str, str]
     assert answer_entry["answer_sha256"] == _sha256(answer)
     assert answer_entry["answered_after_s"] == shown[0]["answered_after_s"]
     logged = json.dumps([entry for _, entry in entries])
-    assert "example.org" not in logged and "345" not in logged and "Elm" not in logged
+    assert "example.org" not in logged and "912 345" not in logged and "Elm" not in logged
     assert client.app.state.ledger.audit().ok  # type: ignore[attr-defined]
 
 
