@@ -140,7 +140,9 @@ def _instant(value: str | None, name: str) -> datetime | None:
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
         when = datetime.fromisoformat(text)
-    except ValueError:
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise HTTPException(
             422, f"{name} {text[:40]!r} is not an ISO 8601 date or time (2026-12-07T07:00Z)"
         ) from None
@@ -148,7 +150,7 @@ def _instant(value: str | None, name: str) -> datetime | None:
         raise HTTPException(
             422, f"{name} {text[:40]!r} has no UTC offset: add Z or one like +01:00"
         )
-    return when.astimezone(UTC)
+    return when
 
 
 def _jsonable(value: Any) -> Any:

@@ -95,12 +95,13 @@ def _question(session: Session, question_id: int) -> Question:
 
 
 def check_disclosed(session: Session, flight_id: int) -> None:
-    """:class:`Missing` unless flight ``flight_id`` has a published disclosure (a flight the
-    public may not see is as absent as one that never was)."""
+    """:class:`Missing` unless flight ``flight_id`` is public and has a published disclosure
+    (a flight the public may not see is as absent as one that never was)."""
     disclosed = session.scalar(
         select(Disclosure.id).where(Disclosure.flight_id == flight_id).limit(1)
     )
-    if disclosed is None or session.get(Flight, flight_id) is None:
+    flight = session.get(Flight, flight_id) if disclosed is not None else None
+    if flight is None or not flight.public:
         raise Missing("flight", flight_id)
 
 

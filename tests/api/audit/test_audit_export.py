@@ -191,6 +191,11 @@ def test_export_errors_and_roles(client: TestClient, headers: dict[str, dict[str
         "start 2030-01-01T00:00:00Z must be before end 2020-01-01T00:00:00Z"
     )
     assert "format" in refused(format="xml")
+    assert "is not an ISO 8601" in refused(start="0001-01-01T00:00:00+01:00")  # before year 1
+    for start, end in (("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"), ("2026-01-01", None)):
+        params = {"start": start} | ({"end": end} if end else {})
+        answer = client.get(url, params=params, headers=headers["admin"])
+        assert answer.status_code == 200, answer.text
 
 
 def test_audit_result_names_a_changed_entry(

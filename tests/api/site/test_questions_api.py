@@ -164,6 +164,11 @@ def test_asking_errors(client: TestClient) -> None:
 
     assert ask(hidden, {"text": "Why was this flown?"}) == (404, f"flight {hidden} does not exist")
     assert ask(999_999, {"text": "Why was this flown?"})[0] == 404
+    private = disclosed_flight(client.app, public=False)  # disclosed once, private since
+    assert ask(private, {"text": "Why was this flown?"}) == (
+        404,
+        f"flight {private} does not exist",
+    )
     status, detail = ask(flight_id, {"text": "  why?    "})
     assert (status, detail) == (422, "text has 4 characters; write 10 to 2000 characters")
     assert ask(flight_id, {"text": "x" * 2001})[0] == 422
