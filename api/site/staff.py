@@ -229,6 +229,8 @@ def sign_in(
 
     if _cross_site(request):
         return _sign_in("A sign-in form sent from another site is refused.", 403)
+    if not token.strip():
+        return _sign_in("Paste your API token to sign in.", 422)
     user = auth.authenticate(session, token.strip())
     if user is None:
         return _sign_in("That is not a valid API token (it may have been revoked).", 401)

@@ -25,7 +25,8 @@ def _ok(answer: Any, *expected: int) -> Any:
 
 def seed(client: Any, headers: dict[str, dict[str, str]]) -> dict[str, int]:
     """Make an asset, plans, checks, an approved approval, a note, a spare user, a flight
-    flown by a job, and footage with an inspection and a defect."""
+    flown by a job (and so disclosed), footage with an inspection and a defect, and a
+    citizen's question about the flight."""
     from api.demo import school_day
 
     crew, admin, regulator = headers["crew"], headers["admin"], headers["regulator"]
@@ -87,6 +88,14 @@ def seed(client: Any, headers: dict[str, dict[str, str]]) -> dict[str, int]:
     ids["job_id"] = _finished(client, started["job"]["id"], crew)
     crew_id = _ok(client.get("/api/me", headers=crew), 200)["id"]
     ids.update(_detections(client.app, ids["flight_id"], ids["job_id"], crew_id))
+    question = _ok(
+        client.post(
+            f"/api/public/flights/{ids['flight_id']}/questions",
+            json={"text": "Was the school filmed on this flight?", "lang": "en"},
+        ),
+        202,
+    )
+    ids["question_id"] = question["id"]
     return ids
 
 

@@ -84,14 +84,57 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # notes
     ("GET", "/api/notes"): STAFF,
     ("POST", "/api/notes"): REGULATORS,
+    # the public record: disclosures, exports, statistics
+    ("GET", "/api/public/flights"): EVERYONE,
+    ("GET", "/api/public/flights.csv"): EVERYONE,
+    ("GET", "/api/public/flights.geojson"): EVERYONE,
+    ("GET", "/api/public/flights/{flight_id}"): EVERYONE,
+    ("GET", "/api/public/stats"): EVERYONE,
+    # the transparency log
+    ("GET", "/api/public/ledger/checkpoint"): EVERYONE,
+    ("GET", "/api/public/ledger/checkpoints"): EVERYONE,
+    ("GET", "/api/public/ledger/entries"): EVERYONE,
+    ("GET", "/api/public/ledger/entries/{index}"): EVERYONE,
+    ("GET", "/api/public/ledger/proof/inclusion"): EVERYONE,
+    ("GET", "/api/public/ledger/proof/consistency"): EVERYONE,
+    # citizens' questions and staff answers
+    ("GET", "/api/public/flights/{flight_id}/questions"): EVERYONE,
+    ("POST", "/api/public/flights/{flight_id}/questions"): EVERYONE,
+    ("GET", "/api/questions"): STAFF,
+    ("GET", "/api/questions/{question_id}"): STAFF,
+    ("POST", "/api/questions/{question_id}/review"): CREWS,
+    ("POST", "/api/questions/{question_id}/answer"): CREWS,
+    # the regulator's audit
+    ("GET", "/api/audit/export"): REGULATORS,
+    ("GET", "/api/audit/ledger"): REGULATORS,
+    # the public site's pages (HTML) and the staff's question pages
+    ("GET", "/"): EVERYONE,
+    ("GET", "/flights/{flight_id}"): EVERYONE,
+    ("POST", "/flights/{flight_id}/questions"): EVERYONE,
+    ("GET", "/stats"): EVERYONE,
+    ("GET", "/verify"): EVERYONE,
+    ("GET", "/verify.py"): EVERYONE,
+    ("GET", "/feed.atom"): EVERYONE,
+    ("GET", "/staff/questions"): EVERYONE,  # the sign-in form for the public
+    ("POST", "/staff/session"): EVERYONE,
+    ("POST", "/staff/signout"): EVERYONE,
+    ("POST", "/staff/questions/{question_id}/review"): CREWS,
+    ("POST", "/staff/questions/{question_id}/answer"): CREWS,
 }
 
-#: Writes the public may make (besides logging in and out, nothing yet).
-PUBLIC_WRITES = {("POST", "/api/session"), ("DELETE", "/api/session")}
+#: Writes the public may make: logging in and out, and asking about a flight.
+PUBLIC_WRITES = {
+    ("POST", "/api/session"),
+    ("DELETE", "/api/session"),
+    ("POST", "/staff/session"),
+    ("POST", "/staff/signout"),
+    ("POST", "/api/public/flights/{flight_id}/questions"),
+    ("POST", "/flights/{flight_id}/questions"),
+}
 #: A regulator writes nothing but notes (and logs in and out).
 REGULATOR_WRITES = PUBLIC_WRITES | {("POST", "/api/notes")}
 #: Path parameters that are not record ids.
-OTHER_PARAMETERS = {"path": "site.css"}
+OTHER_PARAMETERS = {"path": "site.css", "index": "0"}
 
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 

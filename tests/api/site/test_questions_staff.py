@@ -38,6 +38,8 @@ def test_review_and_answer_in_the_browser(client: TestClient, tokens: dict[str, 
     assert QUESTION not in first.text  # nothing before signing in
     refused = client.post("/staff/session", data={"token": "nope.nope"})
     assert refused.status_code == 401 and 'role="alert"' in refused.text
+    empty = client.post("/staff/session", data={"token": " "})
+    assert empty.status_code == 422 and 'role="alert"' in empty.text
 
     page = _sign_in(client, tokens["crew"])
     assert "jane.doe@example.org" in page and MASKED in page
