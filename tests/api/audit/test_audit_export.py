@@ -59,7 +59,7 @@ def _questions(app: Any, flight_id: int, asked_at: datetime | None = None) -> tu
 def test_export_holds_every_record(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
     from seeding import seed
 
-    seed(client, headers)
+    seeded = seed(client, headers)
     app: Any = client.app
     flight_id = disclosed_flight(app)
     _, rejected = _questions(app, flight_id)
@@ -90,7 +90,8 @@ def test_export_holds_every_record(client: TestClient, headers: dict[str, dict[s
     spam = next(q for q in document["questions"] if q["id"] == rejected)
     assert (spam["state"], spam["review_note"]) == ("rejected", "advertising")
     assert spam["text"] == "Cheap watches at 555 123 4567"  # as asked: the regulator sees all
-    assert {q["flight_id"] for q in document["questions"]} == {flight_id}
+    asked = {q["flight_id"] for q in document["questions"]}
+    assert asked == {flight_id, seeded["flight_id"]}  # seed() asks about its own flight
     assert all(
         set(u) == {"id", "name", "role", "disabled", "created_at"} for u in document["users"]
     )
