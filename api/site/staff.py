@@ -12,14 +12,13 @@
   reason. Every form carries the session's CSRF token (field ``csrf``), checked by
   :func:`api.deps.current_user`; a sign-in form sent from another site is refused.
 
-Plain HTML, no script, in English (the staff's pages; the public site is bilingual). Mounted
+The template ``staff.html``, no script, in English (the staff's pages; the public site is bilingual). Mounted
 by :mod:`api.site.questions`.
 """
 
 from __future__ import annotations
 
-import html
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -36,49 +35,21 @@ router = APIRouter(tags=["site"], include_in_schema=False)
 LIST = "/staff/questions"
 STAFF_ROLES = ("crew", "admin")
 ANSWERED_SHOWN = 20
-_e = html.escape
 
 
-def _page(title: str, body: str, status: int = 200, signed_in: str = "") -> HTMLResponse:
-    page = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)} · staff</title>
-<link rel="stylesheet" href="/static/site.css">
-</head>
-<body>
-<a class="skip" href="#main">Skip to the main content</a>
-<header class="site-header">
-<p class="brand"><a href="/">Public flights</a> <span class="muted">staff</span></p>
-{signed_in}
-</header>
-<main id="main" tabindex="-1">
-<h1>{_e(title)}</h1>
-{body}
-</main>
-</body>
-</html>
-"""
+def _render(status: int = 200, message: str = "", **context: Any) -> HTMLResponse:
+    """``staff.html`` (the sign-in form when ``context`` has no user)."""
+    from api.site.render import environment
+
+    values = {"user": None, "csrf": "", "may_change": False, "sections": []} | context
+    page = environment().get_template("staff.html").render(message=message, took=_took, **values)
     response = HTMLResponse(page, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def _sign_in(message: str = "", status: int = 200) -> HTMLResponse:
-    error = f'<p class="notice error" role="alert">{_e(message)}</p>' if message else ""
-    body = f"""{error}
-<p>Sign in with your API token to review and answer citizens' questions.</p>
-<form method="post" action="/staff/session">
-  <div class="field">
-    <label for="s-token">API token</label>
-    <input type="password" id="s-token" name="token" autocomplete="current-password" required
-     maxlength="200">
-  </div>
-  <button type="submit">Sign in</button>
-</form>"""
-    return _page("Citizens' questions", body, status)
+    return _render(status, message)
 
 
 def _cross_site(request: Request) -> bool:
@@ -95,69 +66,9 @@ def _secure(request: Request, configured: bool | None) -> bool:
     return request.url.scheme == "https" if configured is None else configured
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
-
-
-def _took(seconds: float) -> str:
-    return str(timedelta(seconds=int(seconds)))
-
-
-def _csrf(csrf: str) -> str:
-    return f'<input type="hidden" name="csrf" value="{_e(csrf)}">'
-
-
-def _question(q: Any, csrf: str | None, step: str) -> str:
-    """One question as an article, with the form for ``step`` (review, answer) when the
-    user may take it."""
-    lang = f' lang="{_e(q.lang)}"' if q.lang else ""
-    parts = [
-        f'<article class="question" aria-labelledby="q-{q.id}">',
-        f'<h3 id="q-{q.id}">Question {q.id} about '
-        f'<a href="/flights/{q.flight_id}">flight {q.flight_id}</a></h3>',
-        f'<p class="muted">Asked {_when(q.asked_at)} in {_e(q.lang)}; {_e(q.state)}.</p>',
-        f'<p><strong>As asked</strong> (staff only):</p><p class="question-text"{lang}>'
-        f"{_e(q.text)}</p>",
-    ]
-    if q.text_public != q.text:
-        parts.append(
-            f'<p><strong>As published</strong> (contacts masked):</p><p class="question-text"'
-            f"{lang}>{_e(q.text_public)}</p>"
-        )
-    if q.review_note:
-        parts.append(f'<p class="muted">Review note: {_e(q.review_note)}</p>')
-    if q.answer is not None:
-        took = _took((q.answered_at - q.asked_at).total_seconds()) if q.answered_at else ""
-        parts.append(
-            f"<p><strong>Answer</strong> ({_when(q.answered_at)}, after {took}):</p>"
-            f'<p class="answer-text">{_e(q.answer)}</p>'
-        )
-    if csrf is not None and step == "review":
-        parts.append(
-            f"""<form method="post" action="/staff/questions/{q.id}/review">
-  {_csrf(csrf)}
-  <div class="field">
-    <label for="note-{q.id}">Note for the staff (never published)</label>
-    <input type="text" id="note-{q.id}" name="note" maxlength="2000">
-  </div>
-  <button type="submit" name="publish" value="yes">Publish question {q.id}</button>
-  <button type="submit" name="publish" value="no">Reject question {q.id}</button>
-</form>"""
-        )
-    elif csrf is not None and step == "answer":
-        parts.append(
-            f"""<form method="post" action="/staff/questions/{q.id}/answer">
-  {_csrf(csrf)}
-  <div class="field">
-    <label for="answer-{q.id}">Answer to question {q.id} (published with the question)</label>
-    <textarea id="answer-{q.id}" name="text" rows="4" cols="60" maxlength="4000"
-     required></textarea>
-  </div>
-  <button type="submit">Publish the answer to question {q.id}</button>
-</form>"""
-        )
-    parts.append("</article>")
-    return "\n".join(parts)
+def _took(question: Any) -> str:
+    """How long ``question`` waited for its answer (h:mm:ss)."""
+    return str(timedelta(seconds=int((question.answered_at - question.asked_at).total_seconds())))
 
 
 def _list(request: Request, session: Any, message: str = "", status: int = 200) -> HTMLResponse:
@@ -189,27 +100,9 @@ def _list(request: Request, session: Any, message: str = "", status: int = 200) 
             questions(Question.answer.is_not(None), newest=True, limit=ANSWERED_SHOWN),
         ),
     ]
-    error = f'<p class="notice error" role="alert">{_e(message)}</p>' if message else ""
-    intro = (
-        "Publish or reject each question (e-mail addresses and phone numbers are masked in "
-        "what is published), then answer the published ones. Every step enters the "
-        "transparency log."
-        if csrf is not None
-        else "A regulator reads the questions; crews and admins review and answer them."
+    return _render(
+        status, message, user=user, csrf=web.csrf, may_change=csrf is not None, sections=sections
     )
-    body = [error, f"<p>{intro}</p>"]
-    for n, (heading, step, rows) in enumerate(sections):
-        body.append(f'<section aria-labelledby="s-{n}"><h2 id="s-{n}">{_e(heading)} ')
-        body.append(f'<span class="muted">({len(rows)})</span></h2>')
-        body.extend(_question(q, csrf, step) for q in rows)
-        if not rows:
-            body.append("<p>None.</p>")
-        body.append("</section>")
-    signed_in = f"""<form class="signout" method="post" action="/staff/signout">
-  <p>Signed in as {_e(user.name)} ({_e(user.role)}) {_csrf(web.csrf)}
-  <button type="submit">Sign out</button></p>
-</form>"""
-    return _page("Citizens' questions", "\n".join(body), status, signed_in)
 
 
 @router.get(LIST, response_class=HTMLResponse)
