@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
@@ -97,12 +97,6 @@ class DisclosureFull(BaseModel):
     proof: ProofStatus
 
 
-def filters_of(
-    start: date | None, end: date | None, asset_id: int | None, purpose: str | None
-) -> Filters:
-    return Filters(start=start, end=end, asset_id=asset_id, purpose=(purpose or "").strip() or None)
-
-
 FromQuery = Annotated[
     date | None, Query(alias="from", description="taken off on or after this UTC date")
 ]
@@ -111,6 +105,19 @@ AssetQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="of this p
 PurposeQuery = Annotated[
     str | None, Query(max_length=200, pattern=PRINTABLE, description="purpose contains")
 ]
+
+
+def filters_of(
+    start: FromQuery = None,
+    end: ToQuery = None,
+    asset_id: AssetQuery = None,
+    purpose: PurposeQuery = None,
+) -> Filters:
+    """The list's filters from the query (``from``, ``to``, ``asset_id``, ``purpose``)."""
+    return Filters(start=start, end=end, asset_id=asset_id, purpose=(purpose or "").strip() or None)
+
+
+FiltersDep = Annotated[Filters, Depends(filters_of)]
 
 
 @router.get(
@@ -122,14 +129,11 @@ def list_public_flights(
     request: Request,
     session: SessionDep,
     paging: PagingDep,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    asset_id: AssetQuery = None,
-    purpose: PurposeQuery = None,
+    filters: FiltersDep,
 ) -> Response:
     rows, total = list_disclosures(
         session,
-        filters_of(start, end, asset_id, purpose),
+        filters,
         paging.limit,
         paging.offset,
         request.app,
@@ -153,12 +157,8 @@ def list_public_flights(
 )
 def public_flights_geojson(
     request: Request,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    asset_id: AssetQuery = None,
-    purpose: PurposeQuery = None,
+    filters: FiltersDep,
 ) -> StreamingResponse:
-    filters = filters_of(start, end, asset_id, purpose)
     db = request.app.state.db
 
     def chunks() -> Iterator[str]:
@@ -200,12 +200,8 @@ CSV_COLUMNS = (
 )
 def public_flights_csv(
     request: Request,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    asset_id: AssetQuery = None,
-    purpose: PurposeQuery = None,
+    filters: FiltersDep,
 ) -> StreamingResponse:
-    filters = filters_of(start, end, asset_id, purpose)
     db = request.app.state.db
 
     def chunks() -> Iterator[str]:
