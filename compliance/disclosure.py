@@ -2,8 +2,9 @@
 
 A :class:`DisclosureRecord` (schema 1) says who flew, why, over what, when, where (the route,
 generalised near private places), how high (a band, not a figure), what was collected and for
-how long it is kept, whether the plan was approved and the flight kept to it, and what
-defects were found on public assets. It never names a person: the pilot is a role of a unit.
+how long it is kept (and, once footage and track are deleted at the end of that time, when),
+whether the plan was approved and the flight kept to it, and what defects were found on
+public assets. It never names a person: the pilot is a role of a unit.
 
 :func:`build_disclosure` makes one from plain values (no database rows), and
 :func:`generalise_route` does the route: simplified to ``tolerance_m``, and every vertex
@@ -27,7 +28,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +52,7 @@ __all__ = [
     "altitude_band",
     "build_disclosure",
     "conformance_summary",
+    "deletion_date",
     "generalise_route",
     "privacy_areas",
     "record_sha256",
@@ -135,6 +137,9 @@ class DisclosureRecord(BaseModel):
     data_collected: DataCollected
     retention_days: int
     deletion_date: str | None = Field(description="footage and track deleted on, YYYY-MM-DD")
+    data_deleted_at: str | None = Field(
+        None, description="when footage and track were deleted (ISO UTC); null until then"
+    )
     verdict: str | None = Field(description="the approving check's verdict; null: not checked")
     authorisations: list[str]
     conformance: ConformanceSummary
@@ -153,6 +158,27 @@ def record_sha256(record: DisclosureRecord | Mapping[str, Any]) -> str:
 
     doc = record.to_json() if isinstance(record, DisclosureRecord) else dict(record)
     return hashlib.sha256(canonical_json(doc)).hexdigest()
+
+
+def deletion_date(
+    started_at: datetime | None, ended_at: datetime | None, retention_days: int
+) -> date | None:
+    """The UTC date a flight's footage and track are deleted: its end (else its start) plus
+    ``retention_days``; None for a flight with neither time.
+
+    >>> deletion_date(None, datetime(2026, 12, 7, 23, 30, tzinfo=UTC), 90)
+    datetime.date(2027, 3, 7)
+    """
+    if isinstance(retention_days, bool) or not isinstance(retention_days, int):
+        raise ComplianceError(f"retention_days {retention_days!r} must be a whole number of days")
+    if retention_days < 0:
+        raise ComplianceError(f"retention_days {retention_days} must be 0 or more")
+    end = ended_at or started_at
+    if end is None:
+        return None
+    if end.tzinfo is None or end.utcoffset() is None:
+        raise ComplianceError(f"time {end.isoformat()} has no UTC offset")
+    return (end.astimezone(UTC) + timedelta(days=retention_days)).date()
 
 
 def altitude_band(max_alt_rel_m: float) -> tuple[int, int | None, str]:
@@ -357,11 +383,13 @@ def build_disclosure(
     tolerance_m: float = 5.0,
     near_m: float = 50.0,
     grid_m: float = 100.0,
+    data_deleted_at: datetime | None = None,
 ) -> DisclosureRecord:
     """The public record of one flight, from plain values (see the module notes).
 
     ``defects`` are counted only when ``asset`` is given (a public asset): the caller passes
-    None for the asset of a non-public one. ``retention_days`` counts from the flight's end.
+    None for the asset of a non-public one. ``retention_days`` counts from the flight's end
+    (:func:`deletion_date`); ``data_deleted_at`` is when footage and track were deleted.
     """
     if retention_days < 0:
         raise ComplianceError(f"retention_days {retention_days} must be 0 or more")
@@ -392,9 +420,8 @@ def build_disclosure(
     duration = None
     if started_at is not None and ended_at is not None:
         duration = round((ended_at - started_at).total_seconds(), 1)
-    end = ended_at or started_at
-    assert end is not None
-    deletion = (end.astimezone(UTC) + timedelta(days=retention_days)).date().isoformat()
+    deletion = deletion_date(started_at, ended_at, retention_days)
+    assert deletion is not None
     asset_ref = (
         None
         if asset is None
@@ -428,7 +455,10 @@ def build_disclosure(
         altitude_band_m=None if band is None else [band[0], band[1]],
         data_collected=DataCollected(video=video, photos=photos, track=track),
         retention_days=retention_days,
-        deletion_date=deletion,
+        deletion_date=deletion.isoformat(),
+        data_deleted_at=_iso(
+            None if data_deleted_at is None else data_deleted_at.replace(microsecond=0)
+        ),
         verdict=verdict,
         authorisations=[str(a) for a in authorisations],
         conformance=conformance_summary(conformance),

@@ -116,7 +116,8 @@ class WebSession(Base):
 
 
 class File(Base):
-    """A stored file, named by the SHA-256 of its bytes."""
+    """A stored file, named by the SHA-256 of its bytes; ``deleted_at`` is when its bytes
+    were deleted at the end of their retention (the row stays: records name it)."""
 
     __tablename__ = "files"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -124,6 +125,7 @@ class File(Base):
     media_type: Mapped[str] = mapped_column(String(128), nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     created_at: Mapped[datetime] = _created()
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Asset(Base):
@@ -209,6 +211,9 @@ class Flight(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     created_by: Mapped[int] = _user_fk()
     created_at: Mapped[datetime] = _created()
+    # footage, track and log deleted at the end of a retention of this many days
+    data_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    deleted_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Footage(Base):

@@ -135,6 +135,10 @@ def _list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str | int) for v in value)
 
 
+def _sha256_list(value: Any) -> bool:
+    return isinstance(value, list) and all(_sha256(v) for v in value)
+
+
 def _any(value: Any) -> bool:
     return True
 
@@ -152,6 +156,7 @@ _WHAT: dict[Check, str] = {
     _opt_time: "an ISO 8601 time with offset, or null",
     _counts: "an object of integers >= 0",
     _list: "a list of ids or strings",
+    _sha256_list: "a list of SHA-256 hex digests",
     _any: "any JSON value",
 }
 
@@ -197,6 +202,12 @@ ENTRY_FIELDS: dict[str, dict[str, Check]] = {
     "question_reviewed": {"question_id": _int, "published": _bool},
     "answer_given": {"question_id": _int, "answer_sha256": _sha256, "answered_after_s": _count},
     "correction": {"reason": _text},
+    "data_deleted": {
+        "flight_id": _int,
+        "files": _sha256_list,
+        "retention_days": _count,
+        "reason": _one_of("retention"),
+    },
 }
 #: Each kind's required ``data`` fields.
 ENTRY_KINDS: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in ENTRY_FIELDS.items()}

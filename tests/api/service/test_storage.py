@@ -205,7 +205,7 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_reaches_head_and_is_idempotent(empty_db: str) -> None:
     assert migrate.current(empty_db) is None
-    assert migrate.upgrade(empty_db) == migrate.head() == "0003"
+    assert migrate.upgrade(empty_db) == migrate.head() == "0004"
     assert migrate.upgrade(empty_db) == migrate.head()
     assert migrate.current(empty_db) == migrate.head()
 
