@@ -46,6 +46,7 @@ ROUTE_MODULES = (
     "ledger",
     "questions",
     "audit",
+    "corrections",
 )
 #: The public site's page modules under ``api/site``, each with a ``router`` mounted at ``/``.
 SITE_MODULES = ("pages", "questions")

@@ -104,6 +104,9 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/questions/{question_id}"): STAFF,
     ("POST", "/api/questions/{question_id}/review"): CREWS,
     ("POST", "/api/questions/{question_id}/answer"): CREWS,
+    # corrections of published records
+    ("POST", "/api/flights/{flight_id}/corrections"): CREWS,
+    ("GET", "/api/public/flights/{flight_id}/corrections"): EVERYONE,
     # the regulator's audit
     ("GET", "/api/audit/export"): REGULATORS,
     ("GET", "/api/audit/ledger"): REGULATORS,
