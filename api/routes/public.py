@@ -8,7 +8,8 @@ the public pages (:mod:`api.work.public_records`).
   flight, the GeoJSON).
 - ``GET /api/public/flights/{flight_id}``: the latest record, its earlier versions, the log
   entries about the flight and the proof status of the latest version's
-  ``disclosure_published`` entry, checked here against the latest signed checkpoint.
+  ``disclosure_published`` entry, checked here against the latest signed checkpoint, and
+  the corrections of the record (``correction`` entries, :mod:`api.work.correcting`).
 - ``GET /api/public/flights.geojson`` and ``/api/public/flights.csv``: every published
   record (same filters), streamed; ``GET /api/public/stats``: the statistics.
 
@@ -31,6 +32,7 @@ from pydantic import BaseModel
 from api.deps import SessionDep
 from api.routes.common import MAX_ID, IdPath, Page, PagingDep, not_found
 from api.storage.models import Disclosure, Flight
+from api.work.correcting import Correction, flight_corrections
 from api.work.public_records import (
     Filters,
     LedgerRef,
@@ -95,6 +97,7 @@ class DisclosureFull(BaseModel):
     versions: list[VersionRef]
     ledger: list[LedgerRef]
     proof: ProofStatus
+    corrections: list[Correction] = []  # the log's correction entries (api.work.correcting)
 
 
 FromQuery = Annotated[
@@ -254,6 +257,7 @@ def get_public_flight(flight_id: IdPath, request: Request, session: SessionDep) 
         ],
         ledger=refs,
         proof=proof,
+        corrections=flight_corrections(session, flight_id),
     )
     return Response(full.model_dump_json(), media_type="application/json", headers=CACHE)
 

@@ -193,6 +193,17 @@ MESSAGES: dict[str, str] = {
     "col_leaf_hash": "Leaf hash",
     "h_versions": "Earlier versions",
     "version_item": "Version {version}, published {date}:",
+    # corrections of a record (api.site.corrections)
+    "h_corrections": "Corrections",
+    "corrections_explain": "This record was corrected. Nothing in the log is edited or "
+    "deleted: each correction is a new log entry that names the entry it corrects, and the "
+    "corrected record is published as a new version.",
+    "correction_when": "Corrected on {date}:",
+    "correction_change": "{field}: was “{old}”, now “{new}”.",
+    "correction_changed": "{field} changed.",
+    "correction_corrects": "corrects log entry {n}",
+    "correction_entry": "the correction is log entry {n}",
+    "correction_version": "the corrected record is version {version}",
     "h_questions": "Questions and answers",
     "question_thanks": "Thank you. Your question will be published here once staff have "
     "reviewed it, with the answer.",

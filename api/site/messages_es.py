@@ -197,6 +197,17 @@ MESSAGES: dict[str, str] = {
     "col_leaf_hash": "Hash de la hoja",
     "h_versions": "Versiones anteriores",
     "version_item": "Versión {version}, publicada el {date}:",
+    # corrections of a record (api.site.corrections)
+    "h_corrections": "Correcciones",
+    "corrections_explain": "Esta ficha se corrigió. En el registro nada se edita ni se "
+    "borra: cada corrección es una nueva entrada que nombra la entrada que corrige, y la "
+    "ficha corregida se publica como una nueva versión.",
+    "correction_when": "Corregida el {date}:",
+    "correction_change": "{field}: decía «{old}», ahora dice «{new}».",
+    "correction_changed": "{field} cambió.",
+    "correction_corrects": "corrige la entrada {n} del registro",
+    "correction_entry": "la corrección es la entrada {n} del registro",
+    "correction_version": "la ficha corregida es la versión {version}",
     "h_questions": "Preguntas y respuestas",
     "question_thanks": "Gracias. Su pregunta se publicará aquí, con la respuesta, cuando el "
     "personal la haya revisado.",

@@ -30,6 +30,7 @@ from sqlalchemy import exists, select, true
 
 from api.deps import SessionDep
 from api.routes.common import MAX_ID
+from api.site.corrections import page_corrections
 from api.site.i18n import Texts
 from api.site.render import page_language, render_page
 from api.storage.models import Asset, Disclosure, Flight
@@ -349,6 +350,7 @@ def flight_page(
         record_sha256=row.record_sha256,
         version_line=t("version_line", version=row.version, date=t.date(row.published_at)),
         versions=versions,
+        corrections=page_corrections(t, session, flight_id),
         questions=questions,
         asked=asked or request.query_params.get("asked") == "1",
         base=_base_url(request),
