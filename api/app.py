@@ -4,7 +4,8 @@ Nothing happens at import. Starting the app (its lifespan) creates the data fold
 database, applies the Alembic migrations, sweeps half-written uploads, loads (or makes) the
 transparency log's signing key and appends the entries a stop left in its outbox
 (:mod:`api.ledger`), starts the job runner and marks jobs that were running when the service
-last stopped as failed, with the reason.
+last stopped as failed, with the reason, and deletes the footage and tracks whose retention
+has ended (then once a day, :mod:`api.work.retention`).
 
 Every error answer is JSON ``{"detail": "one line"}`` naming the field or value and what is
 valid; domain errors (a plan that cannot be built, a zone file that cannot be read) are 400s
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
         from api.storage.blobs import BlobStore
         from api.storage.db import Database
         from api.work.flying import log_unlogged_flights
+        from api.work.retention import DailySweeper
 
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         migrate.upgrade(settings.url)
@@ -119,9 +121,11 @@ def create_app(settings: Settings) -> FastAPI:
         with db.session() as session:  # flights a stop kept out of the log, now jobs are settled
             log_unlogged_flights(session, settings)
         app.state.db, app.state.blobs, app.state.jobs = db, blobs, jobs
+        app.state.retention = DailySweeper(db, blobs, settings).start()  # now, then daily
         try:
             yield
         finally:
+            app.state.retention.stop()
             jobs.shutdown()
             db.close()
 

@@ -13,6 +13,7 @@
     skyledger fly PLAN --vehicle builtin|sitl -o TRACK.csv [--tlog FILE] ...
     skyledger ledger audit|checkpoint|key [--data-dir DIR | --db URL] ...
     skyledger questions list|review|answer [--data-dir DIR | --db URL] ...
+    skyledger retention sweep [--data-dir DIR] [--db URL] [--dry-run] [--json]
 
 Every expected bad input ends in one line ``skyledger: error: ...`` on stderr and exit
 status 2, with nothing written (the compliance commands, in :mod:`api.cli_compliance`,
@@ -39,6 +40,7 @@ from api import (
     cli_fly,
     cli_ledger,
     cli_questions,
+    cli_retention,
     cli_service,
     cli_sim,
     cli_vision,
@@ -243,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_service.add_commands(sub)
     cli_ledger.add_commands(sub)
     cli_questions.add_commands(sub)
+    cli_retention.add_commands(sub)
     demo_service.add_commands(sub)
     return parser
 

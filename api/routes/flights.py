@@ -501,6 +501,15 @@ def _store_log(
 # --- files and reports ------------------------------------------------------------------------
 
 
+def _gone(flight: Flight, what: str) -> None:
+    """410 Gone, one line, for raw data deleted at the end of their retention."""
+    from api.work.retention import deleted_message
+
+    message = deleted_message(flight, what)
+    if message is not None:
+        raise HTTPException(410, message)
+
+
 def _blob_response(blobs: Any, sha256: str, media_type: str, filename: str) -> FileResponse:
     if not blobs.exists(sha256):
         raise HTTPException(404, f"the stored file {sha256} is missing from the blob store")
@@ -519,6 +528,7 @@ def get_track(
     flight = visible_flight(session, flight_id, user)
     if flight.track_sha256 is None:
         raise HTTPException(404, f"flight {flight_id} has no track (state {flight.state})")
+    _gone(flight, "the track")
     return _blob_response(blobs, flight.track_sha256, "text/csv", f"flight-{flight_id}-track.csv")
 
 
@@ -534,6 +544,7 @@ def get_log(
     flight = visible_flight(session, flight_id, user)
     if flight.tlog_sha256 is None:
         raise HTTPException(404, f"flight {flight_id} has no telemetry log besides its track")
+    _gone(flight, "the telemetry log")
     row = session.get(File, flight.tlog_sha256)
     name = row.name if row is not None else f"flight-{flight_id}.tlog"
     return _blob_response(blobs, flight.tlog_sha256, "application/octet-stream", name)

@@ -149,6 +149,11 @@ async def upload_footage(
             f"flight {flight_id} has no track yet (state {flight.state}); "
             "upload its footage once it is flown",
         )
+    if flight.data_deleted_at is not None:
+        from api.work.retention import deleted_message
+
+        gone = deleted_message(flight, "the footage, track and log", were=True)
+        raise HTTPException(409, f"{gone}; no footage can be added to it")
     user_id = user.id
     await run_in_threadpool(session.commit)  # no transaction held while the body streams
     upload = await read_upload(

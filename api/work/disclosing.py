@@ -13,8 +13,10 @@ version.
 
 Non-public flights get no record (their ``flight_flown`` entry is in the log all the same).
 It is called by the work that changes what a record would say (a flight flown, a log
-uploaded, an inspection stored); :func:`publish_missing` catches up on flights that have
-none, e.g. those flown before this existed.
+uploaded, an inspection stored, footage and track deleted at the end of their retention by
+:mod:`api.work.retention`); :func:`publish_missing` catches up on flights that have none,
+e.g. those flown before this existed. Once the track is deleted, a new version keeps the
+route of the last one and says when the data were deleted.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def _route(settings: Settings, flight: Flight) -> list[tuple[float, float]] | No
 
     if flight.track_sha256 is None:
         return []
+    if flight.data_deleted_at is not None:  # deleted (maybe not yet unlinked): as if gone
+        return None
     try:
         with BlobStore(settings.blobs_dir).open(flight.track_sha256) as stored:
             data = stored.read()
@@ -166,6 +170,7 @@ def build_record(
         authorisations=authorisations,
         conformance=flight.conformance,
         defects=_defects(session, flight.id),
+        data_deleted_at=flight.data_deleted_at,
     )
     if route is None and previous is not None:  # the track is gone: the published route stands
         kept = {k: previous.record.get(k) for k in ROUTE_FIELDS}

@@ -63,6 +63,9 @@ def add_file(session: Session, stored: Stored, media_type: str, name: str) -> Fi
         row = File(sha256=stored.sha256, size=stored.size, media_type=media_type, name=name)
         session.add(row)
         session.flush()
+    elif row.deleted_at is not None:  # the same bytes again after their retention: kept anew
+        row.deleted_at = None
+        session.flush()
     return row
 
 

@@ -1,0 +1,198 @@
+"""Flights with raw data and published results, written straight to a running app's storage
+(as the work hooks leave them: files stored, ``flight_flown`` recorded, the record published),
+for the retention tests."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api.storage.models import Asset, Defect, Flight, Footage, Inspection, User
+from api.storage.models import Plan as PlanRow
+
+__all__ = ["END", "Made", "add_flown", "entries", "kinds"]
+
+#: A flight ending then is due on 2026-12-07 with the default 90-day retention.
+END = datetime(2026, 9, 8, 10, 0, tzinfo=UTC)
+TOWER = (149.1668804, -35.360557)
+
+
+@dataclass(frozen=True)
+class Made:
+    flight_id: int
+    track: str
+    tlog: str
+    footage: str
+    geojson: str
+    report: str
+    crop: str
+
+    @property
+    def raw(self) -> list[str]:
+        return sorted({self.track, self.tlog, self.footage})
+
+    @property
+    def results(self) -> list[str]:
+        return [self.geojson, self.report, self.crop]
+
+
+def _track_csv(end: datetime, n: int = 24) -> bytes:
+    from mission.track import Track, TrackSample, track_to_csv
+
+    lon0, lat0 = TOWER
+    per_lat = 111_320.0
+    per_lon = per_lat * math.cos(math.radians(lat0))
+    start = end - timedelta(seconds=2 * (n + 1))
+    samples = [TrackSample(start, lon0 + 40 / per_lon, lat0, 0.0)]
+    for i in range(n + 1):
+        angle = 2 * math.pi * i / n
+        samples.append(
+            TrackSample(
+                start + timedelta(seconds=2 * i + 1),
+                lon0 + 40 * math.cos(angle) / per_lon,
+                lat0 + 40 * math.sin(angle) / per_lat,
+                42.0,
+            )
+        )
+    samples.append(TrackSample(end, lon0 + 40 / per_lon, lat0, 0.0))
+    return track_to_csv(Track(tuple(samples))).encode()
+
+
+def _user(session: Any) -> int:
+    user = session.query(User).filter_by(name="retention-crew").one_or_none()
+    if user is None:
+        user = User(
+            name="retention-crew",
+            role="crew",
+            token_id=hashlib.md5(b"retention").hexdigest(),
+            token_salt="s",
+            token_hash="h",
+        )
+        session.add(user)
+        session.flush()
+    return int(user.id)
+
+
+def add_flown(
+    app: Any,
+    ended_at: datetime = END,
+    *,
+    public: bool = True,
+    footage: bytes | None = None,
+    tag: str = "",
+) -> Made:
+    """A flown flight of a public asset ending at ``ended_at``: its track, telemetry log and
+    footage (raw data), an inspection's defect list, report and a redacted defect picture
+    (results); ``flight_flown`` recorded and its record published in the same transaction.
+    ``footage`` bytes may be shared between flights; the rest is the flight's own."""
+    from api.ledger import entry_time, record
+    from api.work.disclosing import publish_disclosure
+    from api.work.records import add_file
+
+    blobs = app.state.blobs
+    ident = f"{ended_at.isoformat()}{tag}"
+    with app.state.db.session() as session:
+        user_id = _user(session)
+
+        def put(data: bytes, media_type: str, name: str) -> str:
+            stored = blobs.put_bytes(data)
+            add_file(session, stored, media_type, name)
+            return stored.sha256
+
+        track = put(_track_csv(ended_at), "text/csv", "track.csv")
+        tlog = put(f"tlog of {ident}".encode(), "application/octet-stream", "flight.tlog")
+        video = put(footage or f"video of {ident}".encode(), "video/mp4", "v.mp4")
+        geojson = put(f'{{"flight": "{ident}"}}'.encode(), "application/geo+json", "d.geojson")
+        report = put(f"<p>report of {ident}</p>".encode(), "text/html", "report.html")
+        crop = put(f"jpeg of {ident}".encode(), "image/jpeg", "crop.jpg")
+        asset = Asset(
+            name="tower",
+            kind="structure",
+            geometry={"type": "Point", "coordinates": list(TOWER)},
+            properties={},
+            public=True,
+            created_by=user_id,
+        )
+        session.add(asset)
+        session.flush()
+        plan = PlanRow(
+            asset_id=asset.id,
+            name="tower",
+            source="planner",
+            document="{}",
+            sha256="0" * 64,
+            created_by=user_id,
+        )
+        session.add(plan)
+        session.flush()
+        flight = Flight(
+            plan_id=plan.id,
+            source="builtin",
+            state="flown",
+            purpose="Tower inspection",
+            started_at=ended_at - timedelta(seconds=50),
+            ended_at=ended_at,
+            track_sha256=track,
+            tlog_sha256=tlog,
+            public=public,
+            created_by=user_id,
+            summary={"max_alt_rel_m": 42.0, "photos": 0, "distance_m": 251.3},
+        )
+        session.add(flight)
+        session.flush()
+        shot = Footage(flight_id=flight.id, sha256=video, kind="video", uploaded_by=user_id)
+        session.add(shot)
+        session.flush()
+        inspection = Inspection(
+            flight_id=flight.id,
+            footage_id=shot.id,
+            geojson_sha256=geojson,
+            report_sha256=report,
+            counts={"crack": 1},
+        )
+        session.add(inspection)
+        session.flush()
+        session.add(
+            Defect(
+                inspection_id=inspection.id,
+                flight_id=flight.id,
+                class_name="crack",
+                confidence=0.9,
+                lon=TOWER[0],
+                lat=TOWER[1],
+                error_m=0.3,
+                sightings=2,
+                time_s=1.0,
+                crop_sha256=crop,
+            )
+        )
+        record(
+            session,
+            "flight_flown",
+            f"flight:{flight.id}",
+            {
+                "flight_id": flight.id,
+                "plan_id": plan.id,
+                "source": "builtin",
+                "track_sha256": track,
+                "log_sha256": tlog,
+                "started_at": entry_time(flight.started_at),
+                "ended_at": entry_time(ended_at),
+                "conforms": None,
+                "deviations": 0,
+            },
+        )
+        publish_disclosure(session, app.state.settings, flight.id)
+        return Made(int(flight.id), track, tlog, video, geojson, report, crop)
+
+
+def entries(app: Any, flight_id: int) -> list[tuple[int, str, dict[str, Any]]]:
+    """The flight's log entries (index, kind, entry), oldest first."""
+    return list(app.state.ledger.entries_for(f"flight:{flight_id}"))
+
+
+def kinds(app: Any, flight_id: int) -> list[str]:
+    return [kind for _, kind, _ in entries(app, flight_id)]
