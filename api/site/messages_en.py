@@ -85,6 +85,7 @@ MESSAGES: dict[str, str] = {
     "kind.question_reviewed": "Question reviewed",
     "kind.answer_given": "Answer given",
     "kind.correction": "Correction",
+    "kind.data_deleted": "Footage and track deleted",
     "altitude_band": "{lower}–{upper} m above take-off",
     "altitude_above": "more than {lower} m above take-off",
     "pilot_role": "Remote pilot ({unit})",
@@ -162,6 +163,9 @@ MESSAGES: dict[str, str] = {
     "field_track": "Flight track",
     "field_retention": "Kept for",
     "field_deletion": "Footage and track deleted on",
+    "field_deleted": "Deleted",
+    "data_deleted_on": "Footage and track deleted on {date}, at the end of their retention. "
+    "Their hashes stay in the log, so this record can still be verified.",
     "h_defects": "Defects found",
     "defects_caption": "Defects found, by kind",
     "col_defect_class": "Kind of defect",

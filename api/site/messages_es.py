@@ -85,6 +85,7 @@ MESSAGES: dict[str, str] = {
     "kind.question_reviewed": "Pregunta revisada",
     "kind.answer_given": "Respuesta dada",
     "kind.correction": "Corrección",
+    "kind.data_deleted": "Vídeo y trayectoria borrados",
     "altitude_band": "{lower}–{upper} m sobre el punto de despegue",
     "altitude_above": "más de {lower} m sobre el punto de despegue",
     "pilot_role": "Piloto a distancia ({unit})",
@@ -166,6 +167,9 @@ MESSAGES: dict[str, str] = {
     "field_track": "Trayectoria del vuelo",
     "field_retention": "Se conserva durante",
     "field_deletion": "Vídeo y trayectoria se borran el",
+    "field_deleted": "Borrado",
+    "data_deleted_on": "Vídeo y trayectoria borrados el {date}, al acabar su plazo de "
+    "conservación. Sus hashes siguen en el registro, así que esta ficha se puede verificar.",
     "h_defects": "Defectos hallados",
     "defects_caption": "Defectos hallados, por tipo",
     "col_defect_class": "Tipo de defecto",

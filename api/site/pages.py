@@ -218,6 +218,9 @@ def _facts(t: Texts, row: Disclosure) -> dict[str, Any]:
         "track": t("yes") if data.get("track") else t("no"),
         "retention": t.plural("days", int(r.get("retention_days") or 0)),
         "deletion": t.date(r.get("deletion_date")),
+        "deleted": t("data_deleted_on", date=t.date(r["data_deleted_at"][:10]))
+        if r.get("data_deleted_at")
+        else "",
     }
 
 
