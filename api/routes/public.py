@@ -190,8 +190,8 @@ CSV_COLUMNS = (
     "flight_id", "version", "published_at", "record_sha256", "agency", "unit", "purpose",
     "asset_id", "asset_name", "asset_kind", "source", "state", "date", "start", "end",
     "duration_s", "distance_m", "altitude_band", "video", "photos", "track", "retention_days",
-    "deletion_date", "verdict", "authorisations", "conforms", "deviations", "conformance",
-    "defects", "contact", "pilot", "route_generalised", "route_wkt",
+    "deletion_date", "data_deleted_at", "verdict", "authorisations", "conforms", "deviations",
+    "conformance", "defects", "contact", "pilot", "route_generalised", "route_wkt",
 )  # fmt: skip
 
 

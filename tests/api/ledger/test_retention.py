@@ -3,7 +3,9 @@ published results and the transparency log stay, and the log still verifies."""
 
 from __future__ import annotations
 
+import csv
 import fcntl
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,7 +146,9 @@ def test_a_flight_past_its_date_loses_its_raw_data_and_keeps_its_record(
     assert _sweep(app).flights == ()  # once only
 
 
-def test_the_flight_page_says_when_footage_and_track_were_deleted(client: TestClient) -> None:
+def test_the_page_and_the_csv_say_when_footage_and_track_were_deleted(
+    client: TestClient,
+) -> None:
     app: Any = client.app
     made = add_flown(app)
     page = client.get(f"/flights/{made.flight_id}?lang=en").text
@@ -154,6 +158,8 @@ def test_the_flight_page_says_when_footage_and_track_were_deleted(client: TestCl
     assert "Footage and track deleted on 7 December 2026, at the end of their retention" in page
     page = client.get(f"/flights/{made.flight_id}?lang=es").text
     assert "Vídeo y trayectoria borrados el 7 de diciembre de 2026" in page
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/public/flights.csv").text)))
+    assert [r["data_deleted_at"] for r in rows] == ["2026-12-07T00:00:00Z"]
 
 
 def test_deleted_files_answer_410_and_kept_results_still_serve(
