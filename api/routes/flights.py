@@ -501,6 +501,9 @@ def _store_log(
 # --- files and reports ------------------------------------------------------------------------
 
 
+_GONE: dict[str, Any] = {"description": "Deleted at the end of its retention (one line)"}
+
+
 def _gone(flight: Flight, what: str) -> None:
     """410 Gone, one line, for raw data deleted at the end of their retention."""
     from api.work.retention import deleted_message
@@ -520,7 +523,7 @@ def _blob_response(blobs: Any, sha256: str, media_type: str, filename: str) -> F
     "/flights/{flight_id}/track",
     response_class=FileResponse,
     summary="The flown track as skyledger's CSV (staff)",
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, 410: _GONE},
 )
 def get_track(
     flight_id: IdPath, session: SessionDep, user: ReaderDep, blobs: BlobsDep
@@ -536,7 +539,7 @@ def get_track(
     "/flights/{flight_id}/log",
     response_class=FileResponse,
     summary="The flight's telemetry log: the .tlog recorded, or the .tlog/.bin uploaded (staff)",
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {"application/octet-stream": {}}}, 410: _GONE},
 )
 def get_log(
     flight_id: IdPath, session: SessionDep, user: ReaderDep, blobs: BlobsDep
