@@ -89,8 +89,9 @@ def test_one_flight_with_its_proof(client: TestClient, flights: dict[str, int]) 
         "versions",
         "ledger",
         "proof",
+        "corrections",
     }
-    assert body["version"] == 1 and len(body["versions"]) == 1
+    assert body["version"] == 1 and len(body["versions"]) == 1 and body["corrections"] == []
     proof = body["proof"]
     assert proof["state"] == "verified", proof
     assert proof["record_matches"] is True
