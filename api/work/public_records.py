@@ -246,7 +246,8 @@ def _leaf_hex(entry: dict[str, Any]) -> str:
 
 
 def proof_status(app: Any, disclosure: Disclosure) -> tuple[list[LedgerRef], ProofStatus]:
-    """The log entries about ``disclosure``'s flight and the proof of its latest version."""
+    """The log entries about ``disclosure``'s flight (with the check and approval of the
+    plan its ``flight_flown`` entry names) and the proof of its latest version."""
     ledger = getattr(app.state, "ledger", None)
     if ledger is None:
         return [], ProofStatus(state="pending", message="the log is not running")
@@ -263,12 +264,21 @@ def _proof(ledger: Any, disclosure: Disclosure) -> tuple[list[LedgerRef], ProofS
 
     refs: list[LedgerRef] = []
     target: tuple[int, dict[str, Any], str] | None = None
+    plans: set[int] = set()
     for index, kind, entry in ledger.entries_for(f"flight:{disclosure.flight_id}"):
         leaf = _leaf_hex(entry)
         refs.append(LedgerRef(index=index, kind=kind, leaf_hash=leaf))
         data = entry.get("data") or {}
         if kind == "disclosure_published" and data.get("version") == disclosure.version:
             target = (index, data, leaf)
+        if kind == "flight_flown" and isinstance(data.get("plan_id"), int):
+            plans.add(data["plan_id"])
+    for plan_id in plans:  # the check and approval of the plan flown, as the log names it
+        refs += [
+            LedgerRef(index=index, kind=kind, leaf_hash=_leaf_hex(entry))
+            for index, kind, entry in ledger.entries_for(f"plan:{plan_id}")
+        ]
+    refs.sort(key=lambda ref: ref.index)
     if target is None:
         return refs, ProofStatus(state="pending", message="not yet in the log")
     index, data, leaf = target

@@ -26,6 +26,11 @@ def test_a_flown_flight_is_disclosed_and_proved(
     assert body["proof"]["state"] == "verified", body["proof"]
     kinds = [ref["kind"] for ref in body["ledger"]]
     assert "flight_flown" in kinds and "disclosure_published" in kinds
+    # the flown plan's check and approval, as the log names them, come before the flight
+    assert kinds.index("plan_checked") < kinds.index("flight_approved") < kinds.index(
+        "flight_flown"
+    )
+    assert [ref["index"] for ref in body["ledger"]] == sorted(r["index"] for r in body["ledger"])
     words = check_page(client.get(f"/flights/{flight_id}").text, "en").words
     proof = body["proof"]
     assert (
