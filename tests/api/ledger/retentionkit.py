@@ -4,13 +4,13 @@ for the retention tests."""
 
 from __future__ import annotations
 
-import hashlib
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.storage.models import Asset, Defect, Flight, Footage, Inspection, User
+from sitekit import circle_route, staff_user, track_csv
+
+from api.storage.models import Asset, Defect, Flight, Footage, Inspection
 from api.storage.models import Plan as PlanRow
 
 __all__ = ["END", "Made", "add_flown", "entries", "kinds"]
@@ -40,40 +40,9 @@ class Made:
 
 
 def _track_csv(end: datetime, n: int = 24) -> bytes:
-    from mission.track import Track, TrackSample, track_to_csv
-
-    lon0, lat0 = TOWER
-    per_lat = 111_320.0
-    per_lon = per_lat * math.cos(math.radians(lat0))
-    start = end - timedelta(seconds=2 * (n + 1))
-    samples = [TrackSample(start, lon0 + 40 / per_lon, lat0, 0.0)]
-    for i in range(n + 1):
-        angle = 2 * math.pi * i / n
-        samples.append(
-            TrackSample(
-                start + timedelta(seconds=2 * i + 1),
-                lon0 + 40 * math.cos(angle) / per_lon,
-                lat0 + 40 * math.sin(angle) / per_lat,
-                42.0,
-            )
-        )
-    samples.append(TrackSample(end, lon0 + 40 / per_lon, lat0, 0.0))
-    return track_to_csv(Track(tuple(samples))).encode()
-
-
-def _user(session: Any) -> int:
-    user = session.query(User).filter_by(name="retention-crew").one_or_none()
-    if user is None:
-        user = User(
-            name="retention-crew",
-            role="crew",
-            token_id=hashlib.md5(b"retention").hexdigest(),
-            token_salt="s",
-            token_hash="h",
-        )
-        session.add(user)
-        session.flush()
-    return int(user.id)
+    """A 40 m circle round the tower, 2 s a point, ending at ``end``."""
+    route = circle_route(TOWER, 40.0, n)
+    return track_csv(route, end - timedelta(seconds=2 * (len(route) + 1)), 42.0)
 
 
 def add_flown(
@@ -95,7 +64,7 @@ def add_flown(
     blobs = app.state.blobs
     ident = f"{ended_at.isoformat()}{tag}"
     with app.state.db.session() as session:
-        user_id = _user(session)
+        user_id = staff_user(session)
 
         def put(data: bytes, media_type: str, name: str) -> str:
             stored = blobs.put_bytes(data)

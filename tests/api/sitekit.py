@@ -1,4 +1,4 @@
-"""Records for the public site's tests, written straight to the storage of a running app:
+"""Records for the public site's (and the retention) tests, written straight to the storage of a running app:
 flying and detecting through the service would take far longer than the pages need.
 
 ``add_flight(app, ...)`` makes a user, an asset, a plan, a check and an approval as asked,
@@ -38,6 +38,7 @@ __all__ = [
     "check_page",
     "circle_route",
     "staff_user",
+    "track_csv",
 ]
 
 #: The sample city's take-off site.
@@ -63,7 +64,7 @@ def circle_route(
     ]
 
 
-def _track_csv(route: list[tuple[float, float]], start: datetime, alt_m: float) -> bytes:
+def track_csv(route: list[tuple[float, float]], start: datetime, alt_m: float) -> bytes:
     from mission.track import Track, TrackSample, track_to_csv
 
     samples = [TrackSample(start, route[0][0], route[0][1], 0.0)]
@@ -163,7 +164,7 @@ def add_flight(
         track_sha = None
         ended_at = started_at + timedelta(seconds=2 * (len(route) + 1))
         if with_track:
-            data = _track_csv(route, started_at, alt_m)
+            data = track_csv(route, started_at, alt_m)
             stored = app.state.blobs.put_bytes(data)
             if session.get(File, stored.sha256) is None:
                 session.add(
