@@ -15,14 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from fakes import CentreDetector, FakeRedactor
 
 from api import cli, cli_detect
 from mission.camera import PRESETS
 from mission.geodesy import LocalFrame
 from mission.track import Track, TrackSample, track_to_csv
-from vision.detector import Box
 from vision.errors import VisionError
 
 HOME = (149.165230, -35.363261)
@@ -39,24 +38,6 @@ def straight_track(seconds: int = 12) -> Track:
             TrackSample(START + timedelta(seconds=i), lon, lat, 40.0, None, 0.0, 0.0, 90.0, 5.0)
         )
     return Track(tuple(samples), home=(HOME[0], HOME[1], 584.0), source="flight.csv")
-
-
-class CentreDetector:
-    names: tuple[str, ...] = ("crack", "rust")
-    weights = Path("fake-centre.onnx")
-
-    def detect(self, image: np.ndarray) -> list[Box]:
-        h, w = image.shape[:2]
-        # the bottom centre, which is what is placed, at the middle of the frame
-        return [Box(w / 2 - 10, h / 2 - 20, w / 2 + 10, h / 2, "crack", 0.8)]
-
-
-class FakeRedactor:
-    def __init__(self, plates: bool = False) -> None:
-        self.plates = plates
-
-    def redact(self, image: np.ndarray) -> tuple[np.ndarray, int]:
-        return image.copy(), 1
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from fakes import CentreDetector, FakeRedactor
 from fastapi.testclient import TestClient
 from seeding import wait_for_job
 
@@ -18,7 +17,6 @@ from api.ledger import document_sha256
 from api.settings import Settings
 from mission.geodesy import LocalFrame
 from mission.track import Track, TrackSample, track_to_csv
-from vision.detector import Box
 
 HOME = (149.165230, -35.363261)
 FRAME = LocalFrame(*HOME)
@@ -203,25 +201,6 @@ def test_uploaded_logs_enter_the_log_once_with_their_conformance(
 # --- an inspection ----------------------------------------------------------------------------
 
 
-class CentreDetector:
-    """Finds one crack in the middle of every frame."""
-
-    names: tuple[str, ...] = ("crack", "rust")
-    weights = Path("fake-centre.onnx")
-
-    def detect(self, image: np.ndarray) -> list[Box]:
-        h, w = image.shape[:2]
-        return [Box(w / 2 - 10, h / 2 - 20, w / 2 + 10, h / 2, "crack", 0.8)]
-
-
-class OneRegionRedactor:
-    def __init__(self, plates: bool = False) -> None:
-        self.plates = plates
-
-    def redact(self, image: np.ndarray) -> tuple[np.ndarray, int]:
-        return image.copy(), 1
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A 4 s, 5 fps, 160x90 video along the straight track."""
@@ -241,7 +220,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr("vision.detector.load_detector", lambda *a, **k: CentreDetector())
-    monkeypatch.setattr("vision.redact.Redactor", OneRegionRedactor)
+    monkeypatch.setattr("vision.redact.Redactor", FakeRedactor)
     yield
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import numpy as np
 import pytest
+from fakes import CentreDetector, FakeRedactor
 from fastapi.testclient import TestClient
 from seeding import wait_for_job
 
@@ -20,7 +20,6 @@ from api.settings import Settings
 from api.storage.models import File, Flight, Footage, Inspection, User
 from mission.geodesy import LocalFrame
 from mission.track import Track, TrackSample, track_to_csv
-from vision.detector import Box
 
 HOME = (149.165230, -35.363261)
 FRAME = LocalFrame(*HOME)
@@ -61,25 +60,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     world = World("footage-test", HOME).with_mark("crack", *FRAME.point_to_wgs84(20.0, 0.0), 1.0)
     render_track(world, track, PRESETS[CAMERA], video, fps=5.0, size=(320, 180), duration_s=10.0)
     return {"video": video.read_bytes(), "track": track_to_csv(track).encode()}
-
-
-class CentreDetector:
-    """Finds one crack in the middle of every frame it is shown."""
-
-    names: tuple[str, ...] = ("crack", "rust")
-    weights = Path("fake-centre.onnx")
-
-    def detect(self, image: np.ndarray) -> list[Box]:
-        h, w = image.shape[:2]
-        return [Box(w / 2 - 10, h / 2 - 20, w / 2 + 10, h / 2, "crack", 0.8)]
-
-
-class FakeRedactor:
-    def __init__(self, plates: bool = False) -> None:
-        self.plates = plates
-
-    def redact(self, image: np.ndarray) -> tuple[np.ndarray, int]:
-        return image.copy(), 1
 
 
 @pytest.fixture
