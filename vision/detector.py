@@ -23,7 +23,8 @@ from __future__ import annotations
 import ast
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -39,12 +40,15 @@ __all__ = [
     "letterbox",
     "load_detector",
     "nms",
+    "weak_sightings",
 ]
 
 #: Grey of the letterbox padding, as Ultralytics trains and predicts with.
 PAD_VALUE = 114
 #: Most boxes one image gives (Ultralytics' default ``max_det``).
 MAX_DET = 300
+#: Share of a detector's score threshold down to which :func:`weak_sightings` gathers boxes.
+WEAK_SHARE = 0.4
 #: Most candidates handed to NMS, best first (Ultralytics' ``max_nms``).
 MAX_NMS = 30000
 _TASKS_OTHER = {
@@ -110,6 +114,32 @@ class Detector(Protocol):
     def detect(self, image_bgr: np.ndarray) -> list[Box]:
         """Boxes found in one BGR ``uint8`` image, in its own pixel coordinates."""
         ...
+
+
+@contextmanager
+def weak_sightings(detector: Detector) -> Iterator[float | None]:
+    """Lower ``detector``'s score threshold to :data:`WEAK_SHARE` of itself for the block.
+
+    Yields the threshold it had: the pipeline reports a defect only when its best sighting
+    reaches it, but places it with every sighting, weak ones included (a defect the model
+    scores around its threshold is placed from all its looks, not from the one or two that
+    passed). Yields ``None``, changing nothing, for a detector without a ``conf`` of its own
+    or of the detector it wraps (``inner``), such as a test fake.
+    """
+    holder: Any = detector
+    while "conf" not in getattr(holder, "__dict__", {}) and "inner" in getattr(
+        holder, "__dict__", {}
+    ):
+        holder = holder.inner
+    conf = getattr(holder, "__dict__", {}).get("conf")
+    if not isinstance(conf, float):
+        yield None
+        return
+    holder.conf = conf * WEAK_SHARE
+    try:
+        yield conf
+    finally:
+        holder.conf = conf
 
 
 # --------------------------------------------------------------------------- helpers

@@ -7,12 +7,15 @@
 2. :func:`~vision.footage.select_frames` decodes the frames worth looking at, chosen by
    ground coverage, not frame rate;
 3. the detector (:func:`~vision.detector.load_detector`, or anything with the
-   :class:`~vision.detector.Detector` protocol) finds boxes in each;
+   :class:`~vision.detector.Detector` protocol) finds boxes in each, down to 40 % of its
+   score threshold (:func:`~vision.detector.weak_sightings`);
 4. :meth:`~vision.placement.Locator.locate` places each box's bottom centre on the ground
    with a 1-sigma error: a :class:`~vision.dedup.Sighting`. A box whose ray does not meet
    the ground within range is counted (``unplaced``) and dropped;
 5. :func:`~vision.dedup.merge` turns the sightings into one :class:`~vision.dedup.Defect`
-   per defect;
+   per defect, weak ones included; a defect is kept when its best sighting reaches the
+   threshold (a defect the model scores round its threshold is placed from all its looks,
+   and a run of weak looks alone is never reported);
 6. the best sighting's picture of each defect is cut out, **redacted**
    (:class:`~vision.redact.Redactor`: faces and people blurred, licence plates optionally)
    and kept on the defect as ``crop``. Nothing unredacted is ever put on a defect.
@@ -49,7 +52,7 @@ from mission.camera import Camera
 from mission.geodesy import LocalFrame
 from mission.track import Track
 from vision.dedup import Defect, Sighting, merge
-from vision.detector import Box, Detector
+from vision.detector import Box, Detector, weak_sightings
 from vision.errors import VisionError
 from vision.footage import MAX_OVERLAP, Frame
 from vision.placement import Locator, Uncertainty
@@ -334,13 +337,16 @@ def _finish(
     redactor: Redacting,
     started: float,
     uncertainty: Uncertainty,
+    threshold: float | None,
     **fields: Any,
 ) -> Inspection:
-    """Merge the sightings, redact each defect's picture, and make the inspection."""
+    """Merge the sightings, keep the defects whose best sighting reaches ``threshold``,
+    redact each one's picture, and make the inspection."""
     timings = run.timings
     start = time.perf_counter()
     # the aircraft's position error is shared by every sighting of one flight (DRMS)
     merged = merge(run.sightings, local, shared_error_m=math.sqrt(2.0) * uncertainty.horizontal_m)
+    merged = [d for d in merged if threshold is None or d.confidence >= threshold]
     timings["merge"] = time.perf_counter() - start
     start = time.perf_counter()
     defects = []
@@ -483,7 +489,8 @@ def detect_footage(
 
     frames = select_frames(video, info, track, t0, locator, max_overlap, every_frame)
     model = _detector(detector)
-    run = _detect_frames(frames, model, locator_for, on_frame=on_frame)
+    with weak_sightings(model) as threshold:
+        run = _detect_frames(frames, model, locator_for, on_frame=on_frame)
     if progress is not None:
         progress(total, total)
     how = f"offset {offset_s:g} s" if offset_s is not None else align_mode
@@ -494,6 +501,7 @@ def detect_footage(
         red,
         started,
         uncertainty,
+        threshold,
         frames_total=total,
         source=str(video),
         weights=weights or _weights_name(model),
@@ -574,7 +582,8 @@ def detect_photos(
 
     frames = photo_frames(photos, local, ground_amsl_m=ground_amsl_m)
     model = _detector(detector)
-    run = _detect_frames(frames, model, locator_for, on_frame=on_frame)
+    with weak_sightings(model) as threshold:
+        run = _detect_frames(frames, model, locator_for, on_frame=on_frame)
     run.timings["decode"] += read_s
     w, h = run.first_size
     return _finish(
@@ -583,6 +592,7 @@ def detect_photos(
         red,
         started,
         uncertainty,
+        threshold,
         frames_total=total,
         source=str(folder),
         weights=weights or _weights_name(model),

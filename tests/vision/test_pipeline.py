@@ -442,3 +442,61 @@ def test_score_matches_one_to_one_nearest_first_by_class():
     assert (got.recall, got.precision) == pytest.approx((2 / 3, 2 / 4))
     assert got.median_error_m == pytest.approx(0.35, abs=1e-6)
     assert score(found, truth, FRAME, radius_m=3.5).matched.keys() == {"a", "b", "c"}
+
+
+class ScoredTruth:
+    """The true boxes, scored 0.3 on even calls and 0.15 on odd ones, returned only when they
+    reach the detector's own threshold ``conf`` (as a loaded model does)."""
+
+    names: tuple[str, ...] = DEFECT_CLASSES
+
+    def __init__(self, truth: TruthDetector, conf: float = 0.25) -> None:
+        self.truth, self.conf = truth, conf
+        self.thresholds: list[float] = []
+
+    def detect(self, image_bgr: np.ndarray) -> list[Box]:
+        self.thresholds.append(self.conf)
+        score = 0.3 if len(self.thresholds) % 2 else 0.15
+        boxes = [dataclasses.replace(b, confidence=score) for b in self.truth.detect(image_bgr)]
+        return [b for b in boxes if b.confidence >= self.conf]
+
+
+class StrongOnly:
+    """The same looks without a threshold of its own: weak boxes never reach the pipeline."""
+
+    names: tuple[str, ...] = DEFECT_CLASSES
+
+    def __init__(self, truth: TruthDetector) -> None:
+        self.scored = ScoredTruth(truth)  # not ``inner``: the pipeline would reach it
+
+    def detect(self, image_bgr: np.ndarray) -> list[Box]:
+        return self.scored.detect(image_bgr)
+
+
+class OnlyWeak(ScoredTruth):
+    """Every true box, always scored 0.15."""
+
+    def detect(self, image_bgr: np.ndarray) -> list[Box]:
+        return [dataclasses.replace(b, confidence=0.15) for b in self.truth.detect(image_bgr)]
+
+
+def test_weak_sightings_place_defects_but_never_report_one_alone(flight: Flight):
+    scored = ScoredTruth(flight.detector)
+    weak = detect_footage(flight.video, flight.track, CAMERA, scored, redactor=KeepRedactor())
+    # the pipeline looked down to 40 % of the threshold and gave the detector its own back
+    assert scored.thresholds and all(t == pytest.approx(0.1) for t in scored.thresholds)
+    assert scored.conf == 0.25
+    strong = detect_footage(flight.video, flight.track, CAMERA, StrongOnly(flight.detector),
+                            redactor=KeepRedactor())  # fmt: skip
+    assert sorted(d.cls for d in weak.defects) == sorted(d.cls for d in strong.defects)
+    assert all(d.confidence >= 0.25 for d in weak.defects)
+    assert weak.sightings > strong.sightings  # the weak looks joined the defects' records
+    assert weak.detections > strong.detections
+    # placed from more looks: the stated errors shrink
+    assert statistics.median(d.error_m for d in weak.defects) < statistics.median(
+        d.error_m for d in strong.defects
+    )
+
+    nothing = detect_footage(flight.video, flight.track, CAMERA, OnlyWeak(flight.detector, 0.2),
+                             redactor=KeepRedactor())  # fmt: skip
+    assert nothing.defects == () and nothing.detections > 0  # seen, weakly: not reported
