@@ -144,6 +144,7 @@ def _detect(
     settings: Settings | None,
 ) -> dict[str, Any]:
     from api.cli_detect import default_weights
+    from api.work.retention import deleted_message
     from mission.track import read_track
     from vision.detector import load_detector
     from vision.pipeline import detect_footage
@@ -157,6 +158,9 @@ def _detect(
         flight = session.get(Flight, footage.flight_id)
         if flight is None or flight.track_sha256 is None:
             raise ValueError(f"flight {footage.flight_id} has no track to place the footage with")
+        gone = deleted_message(flight, "the track and footage", were=True)
+        if gone is not None:
+            raise ValueError(gone)
         plan_row = session.get(PlanRow, flight.plan_id) if flight.plan_id is not None else None
         camera = _camera(plan_row)
         file_row = session.get(FileRow, footage.sha256)

@@ -394,12 +394,16 @@ def compute_conformance(
     """Compare flight ``flight_id``'s stored track (CSV) with its plan; store and return the
     report. The flight goes into the log with it (or, when the track cannot be compared,
     without it) and ``settings`` publishes its disclosure."""
+    from api.work.retention import deleted_message
     from mission.track import read_track
 
     with db.session() as session:
         flight = session.get(Flight, flight_id)
         if flight is None or flight.plan_id is None or flight.track_sha256 is None:
             raise ValueError(f"flight {flight_id} has no plan or no track to compare")
+        gone = deleted_message(flight, "the track")
+        if gone is not None:
+            raise ValueError(gone)
         plan_row = session.get(PlanRow, flight.plan_id)
         if plan_row is None:
             raise ValueError(f"plan {flight.plan_id} of flight {flight_id} does not exist")

@@ -510,3 +510,26 @@ def test_the_record_field_is_null_until_deleted() -> None:
 
     field = DisclosureRecord.model_fields["data_deleted_at"]
     assert field.default is None and not field.is_required()
+
+
+def test_jobs_on_a_swept_flight_say_its_data_were_deleted(client: TestClient) -> None:
+    """A conformance or detection job that outlived the data (queued before the sweep, run
+    after a restart) fails with the retention's one line, not a missing file."""
+    from api.jobs import JobContext
+    from api.storage.models import Footage
+    from api.work.detecting import detect_job
+    from api.work.flying import compute_conformance
+
+    app: Any = client.app
+    made = add_flown(app)
+    _sweep(app)
+    expected = f"of flight {made.flight_id} w"
+    with pytest.raises(ValueError, match="the track " + expected + "as deleted on 2026-12-07"):
+        compute_conformance(app.state.db, app.state.blobs, made.flight_id)
+    with app.state.db.session() as session:
+        footage_id = session.scalars(
+            select(Footage.id).where(Footage.flight_id == made.flight_id)
+        ).one()
+    work = detect_job(app.state.db, app.state.blobs, footage_id)
+    with pytest.raises(ValueError, match="the track and footage " + expected + "ere deleted"):
+        work(JobContext(0, app.state.db))
