@@ -107,16 +107,11 @@ def _detections(app: Any, flight_id: int, job_id: int, crew_id: int) -> dict[str
     import cv2
     import numpy as np
 
-    from api.storage.models import Defect, File, Footage, Inspection
-
-    blobs = app.state.blobs
+    from api.storage.models import Defect, Footage, Inspection
+    from api.work.records import store_bytes
 
     def stored(session: Any, data: bytes, media_type: str, name: str) -> str:
-        blob = blobs.put_bytes(data)
-        if session.get(File, blob.sha256) is None:
-            session.add(File(sha256=blob.sha256, size=blob.size, media_type=media_type, name=name))
-            session.flush()
-        return str(blob.sha256)
+        return store_bytes(session, app.state.blobs, data, media_type, name)
 
     crop = cv2.imencode(".jpg", np.full((16, 16, 3), 128, np.uint8))[1].tobytes()
     geojson = json.dumps({"type": "FeatureCollection", "features": []}).encode()

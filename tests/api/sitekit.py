@@ -20,7 +20,6 @@ from api.storage.models import (
     Asset,
     Check,
     Defect,
-    File,
     Flight,
     Footage,
     Inspection,
@@ -28,12 +27,14 @@ from api.storage.models import (
     User,
 )
 from api.storage.models import Plan as PlanRow
+from api.work.records import store_bytes
 
 __all__ = [
     "HOME",
     "MAX_PAGE_BYTES",
     "Page",
     "add_flight",
+    "add_plan",
     "add_question",
     "check_page",
     "circle_route",
@@ -92,6 +93,37 @@ def staff_user(session: Any) -> int:
     return int(user.id)
 
 
+def add_plan(
+    session: Any,
+    user_id: int,
+    asset_name: str = "water-tower",
+    geometry: dict[str, Any] = TOWER,
+    public: bool = True,
+) -> PlanRow:
+    """A structure asset (the water tower by default) and a plan of it, flushed."""
+    asset = Asset(
+        name=asset_name,
+        kind="structure",
+        geometry=geometry,
+        properties={"title": "Hilltop water tower"},
+        public=public,
+        created_by=user_id,
+    )
+    session.add(asset)
+    session.flush()
+    plan = PlanRow(
+        asset_id=asset.id,
+        name="tower",
+        source="planner",
+        document="{}",
+        sha256="0" * 64,
+        created_by=user_id,
+    )
+    session.add(plan)
+    session.flush()
+    return plan
+
+
 def add_flight(
     app: Any,
     *,
@@ -118,26 +150,7 @@ def add_flight(
     settings = app.state.settings
     with app.state.db.session() as session:
         user_id = staff_user(session)
-        asset = Asset(
-            name=asset_name,
-            kind="structure",
-            geometry=asset_geometry or TOWER,
-            properties={"title": "Hilltop water tower"},
-            public=asset_public,
-            created_by=user_id,
-        )
-        session.add(asset)
-        session.flush()
-        plan = PlanRow(
-            asset_id=asset.id,
-            name="tower",
-            source="planner",
-            document="{}",
-            sha256="0" * 64,
-            created_by=user_id,
-        )
-        session.add(plan)
-        session.flush()
+        plan = add_plan(session, user_id, asset_name, asset_geometry or TOWER, asset_public)
         if verdict is not None:
             check = Check(
                 plan_id=plan.id,
@@ -165,18 +178,7 @@ def add_flight(
         ended_at = started_at + timedelta(seconds=2 * (len(route) + 1))
         if with_track:
             data = track_csv(route, started_at, alt_m)
-            stored = app.state.blobs.put_bytes(data)
-            if session.get(File, stored.sha256) is None:
-                session.add(
-                    File(
-                        sha256=stored.sha256,
-                        size=stored.size,
-                        media_type="text/csv",
-                        name="track.csv",
-                    )
-                )
-                session.flush()
-            track_sha = stored.sha256
+            track_sha = store_bytes(session, app.state.blobs, data, "text/csv", "track.csv")
         conformance = None
         if conforms is not None:
             deviations = [] if conforms else [{"rule_id": "conform.cross_track"}]
@@ -206,15 +208,12 @@ def add_flight(
 def _inspection(
     app: Any, session: Any, flight_id: int, user_id: int, defects: dict[str, int]
 ) -> None:
-    blob = app.state.blobs.put_bytes(b"footage")
-    if session.get(File, blob.sha256) is None:
-        session.add(File(sha256=blob.sha256, size=blob.size, media_type="video/mp4", name="v.mp4"))
-        session.flush()
-    footage = Footage(flight_id=flight_id, sha256=blob.sha256, kind="video", uploaded_by=user_id)
+    video = store_bytes(session, app.state.blobs, b"footage", "video/mp4", "v.mp4")
+    footage = Footage(flight_id=flight_id, sha256=video, kind="video", uploaded_by=user_id)
     session.add(footage)
     session.flush()
     inspection = Inspection(
-        flight_id=flight_id, footage_id=footage.id, geojson_sha256=blob.sha256, counts=dict(defects)
+        flight_id=flight_id, footage_id=footage.id, geojson_sha256=video, counts=dict(defects)
     )
     session.add(inspection)
     session.flush()

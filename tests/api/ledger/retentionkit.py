@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sitekit import circle_route, staff_user, track_csv
+from sitekit import add_plan, circle_route, staff_user, track_csv
 
-from api.storage.models import Asset, Defect, Flight, Footage, Inspection
-from api.storage.models import Plan as PlanRow
+from api.storage.models import Defect, Flight, Footage, Inspection
 
 __all__ = ["END", "Made", "add_flown", "entries", "kinds"]
 
@@ -59,7 +58,7 @@ def add_flown(
     ``footage`` bytes may be shared between flights; the rest is the flight's own."""
     from api.ledger import entry_time, record
     from api.work.disclosing import publish_disclosure
-    from api.work.records import add_file
+    from api.work.records import store_bytes
 
     blobs = app.state.blobs
     ident = f"{ended_at.isoformat()}{tag}"
@@ -67,9 +66,7 @@ def add_flown(
         user_id = staff_user(session)
 
         def put(data: bytes, media_type: str, name: str) -> str:
-            stored = blobs.put_bytes(data)
-            add_file(session, stored, media_type, name)
-            return stored.sha256
+            return store_bytes(session, blobs, data, media_type, name)
 
         track = put(_track_csv(ended_at), "text/csv", "track.csv")
         tlog = put(f"tlog of {ident}".encode(), "application/octet-stream", "flight.tlog")
@@ -77,26 +74,7 @@ def add_flown(
         geojson = put(f'{{"flight": "{ident}"}}'.encode(), "application/geo+json", "d.geojson")
         report = put(f"<p>report of {ident}</p>".encode(), "text/html", "report.html")
         crop = put(f"jpeg of {ident}".encode(), "image/jpeg", "crop.jpg")
-        asset = Asset(
-            name="tower",
-            kind="structure",
-            geometry={"type": "Point", "coordinates": list(TOWER)},
-            properties={},
-            public=True,
-            created_by=user_id,
-        )
-        session.add(asset)
-        session.flush()
-        plan = PlanRow(
-            asset_id=asset.id,
-            name="tower",
-            source="planner",
-            document="{}",
-            sha256="0" * 64,
-            created_by=user_id,
-        )
-        session.add(plan)
-        session.flush()
+        plan = add_plan(session, user_id, "tower")
         flight = Flight(
             plan_id=plan.id,
             source="builtin",

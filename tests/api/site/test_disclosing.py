@@ -86,22 +86,17 @@ def test_a_flight_is_published_once_then_again_only_when_its_record_changes(
 
 
 def _inspection_id(app: Any, flight_id: int) -> int:
-    from api.storage.models import File, Footage, Inspection
+    from api.storage.models import Footage, Inspection
+    from api.work.records import store_bytes
 
-    blobs = app.state.blobs
     with app.state.db.session() as session:
-        blob = blobs.put_bytes(b"video")
-        if session.get(File, blob.sha256) is None:
-            session.add(
-                File(sha256=blob.sha256, size=blob.size, media_type="video/mp4", name="v.mp4")
-            )
-            session.flush()
+        video = store_bytes(session, app.state.blobs, b"video", "video/mp4", "v.mp4")
         user = session.scalar(select(Flight.created_by).where(Flight.id == flight_id))
-        footage = Footage(flight_id=flight_id, sha256=blob.sha256, kind="video", uploaded_by=user)
+        footage = Footage(flight_id=flight_id, sha256=video, kind="video", uploaded_by=user)
         session.add(footage)
         session.flush()
         inspection = Inspection(
-            flight_id=flight_id, footage_id=footage.id, geojson_sha256=blob.sha256, counts={}
+            flight_id=flight_id, footage_id=footage.id, geojson_sha256=video, counts={}
         )
         session.add(inspection)
         session.flush()
