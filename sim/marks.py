@@ -256,7 +256,8 @@ def _string(b: _Builder, missing: bool) -> None:
     n = int(rng.integers(7, 13))
     gap = int(rng.integers(2, n - 2)) if missing else int(rng.integers(0, n))
     xs = (np.arange(n) - gap) * spacing
-    palette = [(0.42, 0.5, 0.32), (0.2, 0.3, 0.5), (0.55, 0.56, 0.56), (0.3, 0.42, 0.3)]
+    # toughened glass (pale green), brown and white porcelain, grey composite: what lines carry
+    palette = [(0.55, 0.66, 0.45), (0.2, 0.3, 0.5), (0.8, 0.82, 0.82), (0.55, 0.56, 0.56)]
     body = b.colour(palette[int(rng.integers(len(palette)))], 0.15)
     metal = _grey(rng.uniform(0.25, 0.4))
     ends = np.array([[xs[0] - spacing * 1.2, 0.0], [xs[-1] + spacing * 1.2, 0.0]])

@@ -2,9 +2,9 @@
 
 :func:`make_dataset` renders ``n_images`` square views of random districts
 (:meth:`sim.world.World.random`, a new district every :data:`IMAGES_PER_WORLD` images) from
-random poses, nadir and oblique, most of them aimed near a defect of a class drawn in turn
-(so the rarer insulator strings are seen as often as cracks), and writes them in YOLO's
-layout::
+random poses, nadir and oblique, most of them aimed near a defect of a class drawn with the
+weights of :data:`AIM` (the classes hardest to see, thin cracks and missing discs, more often
+than their share of the world), and writes them in YOLO's layout::
 
     OUT/images/train/000001.jpg   OUT/labels/train/000001.txt   (class cx cy w h, 0..1)
     OUT/images/val/000000.jpg     OUT/labels/val/000000.txt
@@ -15,7 +15,9 @@ at that width, give or take a quarter), so a model trained at ``imgsz`` on these
 finds defects in whole frames that wide (or in ``imgsz`` tiles of them) at altitudes of
 20-60 m. Boxes are the exact projections of each defect's outline
 (:func:`sim.render.defect_boxes`), clipped to the image; defects with under half their box
-in the image are not labelled. Brightness, contrast, blur, noise and JPEG quality vary per
+in the image are not labelled, nor is a missing disc whose gap the view does not resolve (its
+disc spacing under :data:`MIN_DISC_SPACING_PX` pixels): there it looks like an intact string,
+and a label would teach the detector to guess. Brightness, contrast, blur, noise and JPEG quality vary per
 image. The same arguments give the same files.
 """
 
@@ -32,16 +34,20 @@ import numpy as np
 from mission.camera import Camera
 from mission.optics import CameraPose, Intrinsics
 from sim.errors import SimError
-from sim.marks import DEFECT_CLASSES
+from sim.marks import DEFECT_CLASSES, Mark
 from sim.render import Renderer, defect_boxes
 from sim.world import World
 
-__all__ = ["IMAGES_PER_WORLD", "DatasetResult", "make_dataset"]
+__all__ = ["AIM", "IMAGES_PER_WORLD", "MIN_DISC_SPACING_PX", "DatasetResult", "make_dataset"]
 
 IMAGES_PER_WORLD = 150
 ALTITUDE_M = (20.0, 60.0)
 GIMBAL_DEG = (-90.0, -45.0)
 DEFAULT_CAMERA = "mavic3-enterprise"
+#: How often a view aimed at a defect picks each class (among those the district has).
+AIM = {"crack": 0.3, "rust": 0.15, "spalling": 0.15, "missing_disc": 0.4}
+#: A missing disc is labelled where its string's discs are at least this far apart in pixels.
+MIN_DISC_SPACING_PX = 3.5
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,13 @@ def _views(
         wi = i // IMAGES_PER_WORLD
         by_class = [[m for m in worlds[wi].defects if m.kind == c] for c in DEFECT_CLASSES]
         by_class = [group for group in by_class if group]
+        aim = np.array([AIM[group[0].kind] for group in by_class])
         z = float(rng.uniform(*ALTITUDE_M))
         gimbal = -90.0 if rng.random() < 0.5 else float(rng.uniform(*GIMBAL_DEG))
         yaw = float(rng.uniform(0.0, 360.0))
         f = focal * float(rng.uniform(0.75, 1.25))
         if by_class and rng.random() < 0.85:  # a class, then one of its defects: balanced
-            group = by_class[int(rng.integers(len(by_class)))]
+            group = by_class[int(rng.choice(len(by_class), p=aim / aim.sum()))]
             d = group[int(rng.integers(len(group)))]
             tx, ty = d.x_m, d.y_m
         else:
@@ -93,6 +100,18 @@ def _views(
         x, y = lx - back * math.sin(t), ly - back * math.cos(t)
         views.append(_View(i, wi, float(x), float(y), z, yaw, gimbal, f))
     return views
+
+
+def _resolved(mark: Mark, pose: CameraPose) -> bool:
+    """Whether ``pose`` resolves ``mark``: for a missing disc, whether its string's disc spacing
+    (a third of its label's length, along the string) spans :data:`MIN_DISC_SPACING_PX`."""
+    if mark.kind != "missing_disc":
+        return True
+    t = math.radians(mark.angle_deg)
+    half = np.array([math.cos(t), math.sin(t), 0.0]) * mark.size_m / 2
+    centre = np.array([mark.x_m, mark.y_m, 0.0])
+    pixels, _ahead = pose.project(np.array([centre - half, centre + half]))
+    return float(np.hypot(*(pixels[1] - pixels[0]))) / 3.0 >= MIN_DISC_SPACING_PX
 
 
 def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -184,7 +203,8 @@ def make_dataset(
         pose = CameraPose.at(k, v.x, v.y, v.z, v.yaw, v.gimbal)
         rng = np.random.default_rng([world_seed, v.index, 11])
         image = _augment(renderer.view(pose), rng)
-        boxes = [(m.kind, box) for m, box in defect_boxes(worlds[v.world], pose, 0.5, 3.0)]
+        seen = defect_boxes(worlds[v.world], pose, 0.5, 3.0)
+        boxes = [(m.kind, box) for m, box in seen if _resolved(m, pose)]
         for cls, _box in boxes:
             counts[cls] += 1
         val = math.floor((v.index + 1) * val_fraction) > math.floor(v.index * val_fraction)

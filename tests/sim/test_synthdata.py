@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from sim.errors import SimError
-from sim.marks import DEFECT_CLASSES
-from sim.synthdata import make_dataset
+from mission.optics import CameraPose, Intrinsics
+from sim.marks import DEFECT_CLASSES, Mark
+from sim.synthdata import AIM, MIN_DISC_SPACING_PX, _resolved, make_dataset
 
 N_IMAGES = 12
 IMGSZ = 320
@@ -96,6 +97,19 @@ def test_the_same_arguments_give_the_same_files(dataset: Path, tmp_path: Path):
             next(dataset.glob(f"images/*/{name}.jpg")).read_bytes()
             == next(again.glob(f"images/*/{name}.jpg")).read_bytes()
         )
+
+
+def test_a_missing_disc_is_labelled_only_where_its_gap_is_resolved():
+    """Discs 0.2 m apart, straight down through a 1000 px focal length: 5 px apart from 40 m,
+    2.5 px from 80 m, where the gap looks like an intact string and is left unlabelled."""
+    k = Intrinsics(IMGSZ, IMGSZ, 1000.0)
+    near, far = (CameraPose.at(k, 0.0, 0.0, z, 0.0, -90.0) for z in (40.0, 80.0))
+    assert 0.2 * 1000.0 / 80.0 < MIN_DISC_SPACING_PX < 0.2 * 1000.0 / 40.0
+    for angle in (0.0, 30.0, 90.0):
+        gap = Mark("m", "missing_disc", 3.0, -2.0, 0.6, angle_deg=angle)
+        assert _resolved(gap, near) and not _resolved(gap, far)
+    assert _resolved(Mark("c", "crack", 3.0, -2.0, 0.6), far)  # other classes: always
+    assert set(AIM) == set(DEFECT_CLASSES)
 
 
 @pytest.mark.parametrize(
