@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.errors import SimError
 from mission.optics import CameraPose, Intrinsics
+from sim.errors import SimError
 from sim.marks import DEFECT_CLASSES, Mark
 from sim.synthdata import AIM, MIN_DISC_SPACING_PX, _resolved, make_dataset
 
