@@ -97,6 +97,16 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Evaluation:
+        """The evaluation :meth:`to_dict` gave (as a model card's ``validation`` keeps it)."""
+        return cls(
+            **{k: v for k, v in d.items() if k not in ("classes", "overall", "ignored")},
+            classes=tuple(ClassMetrics(**c) for c in d["classes"]),
+            overall=ClassMetrics(**d["overall"]),
+            ignored=tuple(d.get("ignored", ())),
+        )
+
     def table(self) -> str:
         """The metrics as an aligned text table."""
         head = f"{'class':<14}{'images':>8}{'boxes':>8}{'P':>8}{'R':>8}{'mAP50':>8}{'mAP50-95':>10}"
@@ -418,7 +428,8 @@ def write_card(
     if not start.endswith((".yaml", ".yml")):
         with contextlib.suppress(OSError, ValueError):
             card = json.loads(Path(start).with_suffix(".json").read_text())
-            keys = ("weights", "command", "epochs", "imgsz", "train_seconds", "previous_training")
+            keys = ("weights", "command", "training_data_made_by", "epochs", "imgsz",
+                    "train_seconds", "previous_training")  # fmt: skip
             previous = {k: card.get(k) for k in keys}
     split = (
         "the project's own split"
@@ -434,6 +445,7 @@ def write_card(
         "initial_weights": initial,
         "previous_training": previous,
         "images": {"train": prepared.train_images, "val": prepared.val_images},
+        "split": split,
         "balanced_train_images": prepared.listed,
         "instances": prepared.instances,
         "command": settings["command"],
@@ -449,39 +461,50 @@ def write_card(
         "software": f"ultralytics {ul.__version__}, torch {torch.__version__}",
         "validation": {**evaluation.to_dict(), "weights": weights.name},
     }
-    card_json = weights.with_suffix(".json")
-    card_json.write_text(json.dumps(facts, indent=2) + "\n")
+    weights.with_suffix(".json").write_text(json.dumps(facts, indent=2) + "\n")
+    md = weights.with_suffix(".md")
+    md.write_text(card_markdown(facts))
+    return md
+
+
+def card_markdown(facts: dict[str, Any]) -> str:
+    """A model card for people, from the card for programs (``NAME.json``) alone."""
+    previous, seconds = facts.get("previous_training"), facts["train_seconds"]
     lines = [
-        f"# Model card: {weights.name}",
+        f"# Model card: {facts['weights']}",
         "",
-        f"- Task: object detection, classes {', '.join(prepared.names)}",
-        f"- Architecture: {settings['model']} ({initial})",
-        f"- Training data: {settings['data']} ({prepared.train_images} training and "
-        f"{prepared.val_images} validation images, {split})",
+        f"- Task: object detection, classes {', '.join(facts['classes'])}",
+        f"- Architecture: {facts['architecture']} ({facts['initial_weights']})",
+        f"- Training data: {facts['training_data']} ({facts['images']['train']} training and "
+        f"{facts['images']['val']} validation images, {facts['split']})",
     ]
-    if prepared.listed is not None:
+    listed = facts.get("balanced_train_images")
+    if listed is not None:
         lines.append(
-            f"- Class balance: each pass used {prepared.listed} of the {prepared.train_images} "
+            f"- Class balance: each pass used {listed} of the {facts['images']['train']} "
             "training images: all that show the rarest class and as many others"
         )
     chain, total_s = previous, seconds
     while chain:  # the runs before this one, newest first
+        made = (chain.get("training_data_made_by") or {}).get("command")
         lines.append(
             f"- Before this run: `{chain.get('command')}` ({chain.get('epochs')} epochs, "
-            f"{(chain.get('train_seconds') or 0) / 60:.1f} min)"
+            f"{(chain.get('train_seconds') or 0) / 60:.1f} min"
+            + (f"; its data made by `{made}`)" if made else ")")
         )
         total_s += chain.get("train_seconds") or 0
         chain = chain.get("previous_training")
+    provenance = facts.get("training_data_made_by")
     if provenance:
         lines.append(f"- Training data made by: `{provenance.get('command', '?')}`")
     lines += [
-        f"- Command: `{settings['command']}`",
-        f"- Epochs: {settings['epochs']}, image size {settings['imgsz']}, "
-        f"batch {settings['batch']}, seed {settings['seed']}",
+        f"- Command: `{facts['command']}`",
+        f"- Epochs: {facts['epochs']}, image size {facts['imgsz']}, "
+        f"batch {facts['batch']}, seed {facts['seed']}",
     ]
-    if settings["export_imgsz"] != settings["imgsz"]:
+    if facts["inference_imgsz"] != facts["imgsz"]:
         lines.append(
-            f"- Inference image size: {settings['export_imgsz']} (the network is convolutional: "
+            f"- Inference image size: {facts['inference_imgsz']} (the network is convolutional: "
             "trained on crops at the pixel scale of frames that size across)"
         )
     lines += [
@@ -489,12 +512,10 @@ def write_card(
         + (f" ({total_s / 60:.1f} min with the runs before)" if previous else ""),
         f"- Software: {facts['software']}",
         "",
-        f"## Validation metrics ({settings['imgsz']} px)",
+        f"## Validation metrics ({facts['imgsz']} px)",
         "",
         "```",
-        evaluation.table(),
+        Evaluation.from_dict(facts["validation"]).table(),
         "```",
     ]
-    md = weights.with_suffix(".md")
-    md.write_text("\n".join(lines) + "\n")
-    return md
+    return "\n".join(lines) + "\n"
