@@ -37,9 +37,10 @@ DEFAULT_CAMERA = "mavic3-enterprise"
 CITY_FILE = "sample_city.geojson"
 ZONES_FILE = "sample_zones.geojson"
 CITY_TIME_ZONE = "Australia/Sydney"
-#: The demo's footage: the pixel scale the shipped model works at (1280 across), at a frame
-#: rate that keeps rendering to a few minutes (frames are chosen by ground covered anyway).
-FOOTAGE_SIZE = "1280x720"
+#: The demo's footage: the camera's 1080p video, the pixel scale the shipped model works at
+#: (1920 across), at a frame rate that keeps rendering to a few minutes (frames are chosen by
+#: ground covered anyway).
+FOOTAGE_SIZE = "1920x1080"
 FOOTAGE_FPS = 5
 
 

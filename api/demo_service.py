@@ -37,6 +37,7 @@ from typing import Any
 
 from api import commands
 from api.commands import CommandError
+from api.demo import FOOTAGE_FPS, FOOTAGE_SIZE
 from api.demo_public import citizens_and_regulators
 
 __all__ = ["add_commands", "run"]
@@ -218,7 +219,7 @@ def inspect(crew: Client, items: Sequence[Inspected], work: Path) -> None:
         print(f"rendering the {item.asset} footage ...", flush=True)
         args = parse_args(
             ["sim", "render", str(track), "--world", "sample", "-o", str(video),
-             "--truth", str(truth), "--size", "1280x720", "--fps", "5"]
+             "--truth", str(truth), "--size", FOOTAGE_SIZE, "--fps", str(FOOTAGE_FPS)]
         )  # fmt: skip
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
             args.func(args)

@@ -26,7 +26,7 @@ as the renderer notes them); a reported defect matches a truth defect of its cla
 2 m, one to one, nearest first. Targets: wall time ≤ a quarter of the video's length,
 recall ≥ 0.9 and within 0.02 of every-frame processing, median placement error ≤ 1 m.
 The detector is ``--detect-weights`` (default ``vision/models/synthetic-defects.onnx`` at
-``--imgsz`` 1280, the scale it was trained at). When the default file is absent a FAKE detector stands in: it reports
+its own default image size, the scale it was trained at, unless ``--imgsz`` says otherwise). When the default file is absent a FAKE detector stands in: it reports
 the true defects each decoded frame shows (projected through the pose the frame was
 rendered from), so the figures then measure the pipeline's own work, not a model.
 
@@ -387,7 +387,7 @@ def part_b(args: argparse.Namespace, work: Path, world: World) -> None:
     start = time.perf_counter()
     if weights.is_file():
         detector = load_detector(weights, imgsz=args.imgsz, expect_classes=DEFECT_CLASSES)
-        label = f"{weights.name} at image size {args.imgsz}"
+        label = f"{weights.name} at image size {getattr(detector, 'imgsz', args.imgsz)}"
     elif args.detect_weights:
         raise VisionError(f"--detect-weights {weights}: no such file")
     else:
@@ -513,7 +513,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--weights", help=f"part (a): a .pt (default {DEFAULT_PT.name}, else random)")
     p.add_argument("--detect-weights", help=f"part (b): default {DEFAULT_ONNX.name}, else a fake")
     p.add_argument(
-        "--imgsz", type=int, default=1280, help="part (b) image size (default 1280, as trained)"
+        "--imgsz", type=int, help="part (b) image size (default: the weights' own, as trained)"
     )
     p.add_argument("--out", help="folder for the footage, track and truth (kept)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -524,7 +524,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error(f"--weights {args.weights}: not an existing .pt file")
     if args.detect_weights and not Path(args.detect_weights).is_file():
         p.error(f"--detect-weights {args.detect_weights}: no such file")
-    if args.imgsz < 32 or args.imgsz % 32:
+    if args.imgsz is not None and (args.imgsz < 32 or args.imgsz % 32):
         p.error(f"--imgsz {args.imgsz}: must be a multiple of 32")
     return args
 

@@ -22,13 +22,16 @@ from sim.world import World
 from vision.detector import load_detector
 from vision.pipeline import detect_footage
 from vision.score import TrueDefect, score
+from vision.training import card_markdown
 
 MODELS = Path(vision.__file__).parent / "models"
 SYNTHETIC = MODELS / "synthetic-defects.onnx"
 INSULATOR = MODELS / "cplid-insulator.onnx"
 DEFECT = MODELS / "cplid-defect.onnx"
 # Regression guards below what the shipped model measured on this flight (recall 1.0,
-# precision 0.71, median placement error 0.17 m), not targets.
+# precision 0.57, median placement error 0.09 m), not targets. Two of its nine unmatched
+# reports are real cracks of the water tower that the footage's truth list leaves out; the
+# rest are on a tar patch, a manhole and road markings.
 RECALL_AT_LEAST = 0.8
 PRECISION_AT_LEAST = 0.5
 CPLID = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cplid-dev"
@@ -58,17 +61,18 @@ def test_each_shipped_model_has_an_honest_card(weights: Path, classes: list[str]
     assert load_detector(weights.with_suffix(".pt")).names == load_detector(weights).names
     text = weights.with_suffix(".md").read_text()
     assert "Training time" in text and "mAP50" in text
+    assert text.startswith(card_markdown(card))  # the two cards say the same
 
 
 @pytest.mark.slow
 def test_synthetic_model_finds_the_defects_of_rendered_footage(tmp_path: Path):
-    """A minute at 40 m through the sample city's defects, 1280x720 at 5 fps."""
+    """A minute at 40 m through the sample city's defects, 1920x1080 at 5 fps."""
     world = World.sample()
     start = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
     track = tour_track(world, 60.0, start=start, home_amsl_m=584.0)
     camera = PRESETS["mavic3-enterprise"]
     video = tmp_path / "tour.mp4"
-    rendered = render_track(world, track, camera, video, fps=5, size=(1280, 720))
+    rendered = render_track(world, track, camera, video, fps=5, size=(1920, 1080))
     truth = [TrueDefect(t.id, t.cls, t.lon, t.lat) for t in world.truth() if t.id in rendered.seen]
     assert len(truth) >= 8
     inspection = detect_footage(video, track, camera, load_detector(SYNTHETIC))

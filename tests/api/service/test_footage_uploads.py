@@ -397,7 +397,7 @@ def test_footage_needs_a_flown_flight_and_a_crew(client, headers, flight, clip):
 
 @pytest.mark.slow
 def test_the_shipped_model_finds_defects_in_rendered_footage(client, headers, settings):
-    """Twelve seconds at 40 m through the sample city's defects, rendered at 1280x720, 5 fps,
+    """Twelve seconds at 40 m through the sample city's defects, rendered at 1920x1080, 5 fps,
     uploaded with its track and searched with the shipped model."""
     if settings.db_url is not None:
         pytest.skip("the detection is the same on either database (run on SQLite)")
@@ -410,7 +410,7 @@ def test_the_shipped_model_finds_defects_in_rendered_footage(client, headers, se
     world = World.sample()
     track = tour_track(world, 12.0, start=START, home_amsl_m=584.0)
     video = Path(settings.data_dir).parent / "tour.mp4"
-    rendered = render_track(world, track, PRESETS[CAMERA], video, fps=5, size=(1280, 720))
+    rendered = render_track(world, track, PRESETS[CAMERA], video, fps=5, size=(1920, 1080))
     assert rendered.seen, "the tour shows no defect"
     made = client.post(
         "/api/flights/upload",
