@@ -69,12 +69,19 @@ def _picture(width: int, height: int, objects: list[Box]) -> np.ndarray:
     return image
 
 
-def _assert_found(found: list[Box], truth: list[Box], min_iou: float = 0.95) -> None:
+def _assert_found(
+    found: list[Box], truth: list[Box], min_iou: float = 0.95, tol_px: float | None = None
+) -> None:
+    """One box per object, of its class, overlapping it by ``min_iou`` (or, with ``tol_px``,
+    with every side within that many pixels of the object's)."""
     assert len(found) == len(truth), f"{len(found)} boxes for {len(truth)} objects"
     for t in truth:
         best = max(found, key=t.iou)
         assert best.cls == t.cls
-        assert t.iou(best) >= min_iou, (t, best)
+        if tol_px is None:
+            assert t.iou(best) >= min_iou, (t, best)
+        else:
+            assert np.abs(np.subtract(best.xyxy, t.xyxy)).max() <= tol_px, (t, best)
 
 
 # --------------------------------------------------------------------------- tiles
@@ -220,12 +227,14 @@ def _scenes(draw: st.DrawFn) -> list[Box]:
 def test_every_separate_object_comes_back_once(
     truth: list[Box], slice_px: int, full_frame: bool
 ) -> None:
-    """With or without the whole frame: tiles alone must join what their edges cut."""
+    """With or without the whole frame: tiles alone must join what their edges cut. The whole
+    frame is seen at half scale, where one pixel is two: a small object's box from it may be
+    off by that (an 8 px square one pixel aside has IoU 0.78), so sides are held to 2 px."""
     image = _picture(1280, 800, truth)
     sliced = SlicedDetector(
         ColourDetector(imgsz=640, min_px=4), slice_px, overlap=0.2, full_frame=full_frame
     )
-    _assert_found(sliced.detect(image), truth, min_iou=0.95)
+    _assert_found(sliced.detect(image), truth, tol_px=2.0)
 
 
 # --------------------------------------------------------------------------- merging rules
