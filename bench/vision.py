@@ -25,10 +25,11 @@ not counted. Truth: the defects the footage shows (half their box or more inside
 as the renderer notes them); a reported defect matches a truth defect of its class within
 2 m, one to one, nearest first. Targets: wall time ≤ a quarter of the video's length,
 recall ≥ 0.9 and within 0.02 of every-frame processing, median placement error ≤ 1 m.
-The detector is ``--detect-weights`` (default ``vision/models/synthetic-defects.onnx`` at
-its own default image size, the scale it was trained at, unless ``--imgsz`` says otherwise). When the default file is absent a FAKE detector stands in: it reports
-the true defects each decoded frame shows (projected through the pose the frame was
-rendered from), so the figures then measure the pipeline's own work, not a model.
+The detector is ``--detect-weights`` (default ``vision/models/synthetic-defects.onnx``) at
+its own default image size, the scale it was trained at, unless ``--imgsz`` says otherwise.
+When the default file is absent a FAKE detector stands in: it reports the true defects each
+decoded frame shows (projected through the pose the frame was rendered from), so the
+figures then measure the pipeline's own work, not a model.
 
 Run with ``make bench`` (or ``.venv/bin/python bench/vision.py``). Not a test: the
 machine is shared and noisy. Options: ``--minutes`` (default 5), ``--quick`` (a 30 s,

@@ -17,8 +17,8 @@ finds defects in whole frames that wide (or in ``imgsz`` tiles of them) at altit
 (:func:`sim.render.defect_boxes`), clipped to the image; defects with under half their box
 in the image are not labelled, nor is a missing disc whose gap the view does not resolve (its
 disc spacing under :data:`MIN_DISC_SPACING_PX` pixels): there it looks like an intact string,
-and a label would teach the detector to guess. Brightness, contrast, blur, noise and JPEG quality vary per
-image. The same arguments give the same files.
+and a label would teach the detector to guess. Brightness, contrast, blur, noise and JPEG
+quality vary per image. The same arguments give the same files.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _views(
         gimbal = -90.0 if rng.random() < 0.5 else float(rng.uniform(*GIMBAL_DEG))
         yaw = float(rng.uniform(0.0, 360.0))
         f = focal * float(rng.uniform(0.75, 1.25))
-        if by_class and rng.random() < 0.85:  # a class, then one of its defects: balanced
+        if by_class and rng.random() < 0.85:  # a class by AIM, then one of its defects
             group = by_class[int(rng.choice(len(by_class), p=aim / aim.sum()))]
             d = group[int(rng.integers(len(group)))]
             tx, ty = d.x_m, d.y_m
