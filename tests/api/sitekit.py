@@ -34,6 +34,7 @@ __all__ = [
     "MAX_PAGE_BYTES",
     "Page",
     "add_flight",
+    "add_inspection",
     "add_plan",
     "add_question",
     "check_page",
@@ -199,21 +200,37 @@ def add_flight(
         session.add(flight)
         session.flush()
         if defects:
-            _inspection(app, session, flight.id, user_id, defects)
+            video = store_bytes(session, app.state.blobs, b"footage", "video/mp4", "v.mp4")
+            add_inspection(session, flight.id, user_id, video, defects)
         if publish:
             publish_disclosure(session, settings, flight.id)
         return int(flight.id)
 
 
-def _inspection(
-    app: Any, session: Any, flight_id: int, user_id: int, defects: dict[str, int]
+def add_inspection(
+    session: Any,
+    flight_id: int,
+    user_id: int,
+    video: str,
+    defects: dict[str, int],
+    *,
+    at: tuple[float, float] = HOME,
+    geojson: str | None = None,
+    report: str | None = None,
+    crop: str | None = None,
 ) -> None:
-    video = store_bytes(session, app.state.blobs, b"footage", "video/mp4", "v.mp4")
+    """Footage ``video`` (a stored blob's hash) of the flight, an inspection of it and its
+    ``defects`` (a count by class) north of ``at``, about a metre apart; ``geojson``,
+    ``report`` and ``crop`` name the stored results (the defect list defaults to the video)."""
     footage = Footage(flight_id=flight_id, sha256=video, kind="video", uploaded_by=user_id)
     session.add(footage)
     session.flush()
     inspection = Inspection(
-        flight_id=flight_id, footage_id=footage.id, geojson_sha256=video, counts=dict(defects)
+        flight_id=flight_id,
+        footage_id=footage.id,
+        geojson_sha256=geojson or video,
+        report_sha256=report,
+        counts=dict(defects),
     )
     session.add(inspection)
     session.flush()
@@ -225,11 +242,12 @@ def _inspection(
                     flight_id=flight_id,
                     class_name=name,
                     confidence=0.9,
-                    lon=HOME[0],
-                    lat=HOME[1] + i * 1e-5,
+                    lon=at[0],
+                    lat=at[1] + i * 1e-5,
                     error_m=0.3,
                     sightings=2,
                     time_s=1.0,
+                    crop_sha256=crop,
                 )
             )
     session.flush()

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sitekit import add_plan, circle_route, staff_user, track_csv
+from sitekit import add_inspection, add_plan, circle_route, staff_user, track_csv
 
-from api.storage.models import Defect, Flight, Footage, Inspection
+from api.storage.models import Flight
 
 __all__ = ["END", "Made", "add_flown", "entries", "kinds"]
 
@@ -90,32 +90,8 @@ def add_flown(
         )
         session.add(flight)
         session.flush()
-        shot = Footage(flight_id=flight.id, sha256=video, kind="video", uploaded_by=user_id)
-        session.add(shot)
-        session.flush()
-        inspection = Inspection(
-            flight_id=flight.id,
-            footage_id=shot.id,
-            geojson_sha256=geojson,
-            report_sha256=report,
-            counts={"crack": 1},
-        )
-        session.add(inspection)
-        session.flush()
-        session.add(
-            Defect(
-                inspection_id=inspection.id,
-                flight_id=flight.id,
-                class_name="crack",
-                confidence=0.9,
-                lon=TOWER[0],
-                lat=TOWER[1],
-                error_m=0.3,
-                sightings=2,
-                time_s=1.0,
-                crop_sha256=crop,
-            )
-        )
+        add_inspection(session, flight.id, user_id, video, {"crack": 1}, at=TOWER,
+                       geojson=geojson, report=report, crop=crop)  # fmt: skip
         record(
             session,
             "flight_flown",
